@@ -1,0 +1,51 @@
+"""restore: image super-resolution and style transfer, research-exact and fast.
+
+The public API is re-exported here lazily, so ``import restore`` stays light (no torch import
+until a network or metric is first used, and never basicsr unless the interop is asked for).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "build_model": "restore.archs",
+    "list_archs": "restore.archs",
+    "load_official": "restore.checkpoint",
+    "CheckpointError": "restore.checkpoint",
+    "self_ensemble": "restore.ensemble",
+    "load_model": "restore.zoo",
+    "list_models": "restore.zoo",
+    "imresize": "restore.metrics.imresize",
+    "psnr": "restore.metrics.psnr_ssim",
+    "ssim": "restore.metrics.psnr_ssim",
+    "rgb_to_y": "restore.metrics.color",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'restore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from restore.archs import build_model, list_archs
+    from restore.checkpoint import CheckpointError, load_official
+    from restore.ensemble import self_ensemble
+    from restore.metrics.color import rgb_to_y
+    from restore.metrics.imresize import imresize
+    from restore.metrics.psnr_ssim import psnr, ssim
+    from restore.zoo import list_models, load_model

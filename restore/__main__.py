@@ -1,0 +1,5 @@
+import sys
+
+from restore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The ``restore`` command line: a thin shell over the Python API.
+
+Each sub-command lives in its own module under ``restore.cli`` and exposes ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
+runs, so ``restore --help`` is instant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from restore.errors import RestoreError
+
+# command name -> (module, one-line help). The help is duplicated here so --help needs no imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "zoo": ("restore.cli.zoo", "list the model zoo, or export a training checkpoint into it"),
+    "degrade": ("restore.cli.degrade", "make MATLAB-bicubic LR images from an HR folder"),
+    "bench": ("restore.cli.bench", "score models (or a folder of outputs) under the papers' protocol"),
+    "datasets": ("restore.cli.datasets", "list or verify the benchmark datasets under a data root"),
+    "weights": ("restore.cli.weights", "fetch and convert pinned backbone weights (LPIPS / VGG16)"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from restore import __version__
+
+    parser = argparse.ArgumentParser(prog="restore", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"restore {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv)  # prints help / version / an unknown-command error
+        parser.print_help()
+        return 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    sub = argparse.ArgumentParser(prog=f"restore {name}", description=module.HELP)
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except RestoreError as exc:
+        print(f"restore {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"restore {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
