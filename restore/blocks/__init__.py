@@ -13,6 +13,9 @@ BLOCKS: dict[str, str] = {
     "mean_shift": "restore.blocks.mean_shift:MeanShift",
     "res_block": "restore.blocks.conv:ResBlock",
     "upsampler": "restore.blocks.upsample:Upsampler",
+    "channel_attention": "restore.blocks.channel_attention:CALayer",
+    "rcab": "restore.blocks.channel_attention:RCAB",
+    "residual_dense_block": "restore.blocks.dense:RDB",
 }
 
 

@@ -1,0 +1,53 @@
+"""RCAN channel attention (CALayer) and the residual channel attention block (RCAB)."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from restore.blocks.conv import conv2d
+
+
+class CALayer(nn.Module):
+    """Squeeze-and-excitation gate: ``x * sigmoid(W2 relu(W1 avgpool(x)))``.
+
+    Keys: ``conv_du.0`` (1x1, C -> C/reduction) and ``conv_du.2`` (1x1, C/reduction -> C), the official layout.
+    Shape: (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        if channels // reduction < 1:
+            raise ValueError(f"reduction {reduction} leaves no channels in the bottleneck of a {channels}-channel gate")
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels // reduction, channels, 1),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.conv_du(self.avg_pool(x))
+
+
+class RCAB(nn.Module):
+    """Residual channel attention block: ``x + CA(conv(relu(conv(x))))``.
+
+    Keys: ``body.0`` and ``body.2`` (3x3 convs), ``body.3`` (the :class:`CALayer`).
+    ``res_scale`` is accepted for signature parity with the official RCAB, which stores it but never
+    applies it in its forward; it has no effect here either, so official weights reproduce exactly.
+
+    Shape: (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, n_feats: int, kernel_size: int = 3, reduction: int = 16, res_scale: float = 1.0) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            conv2d(n_feats, n_feats, kernel_size),
+            nn.ReLU(inplace=True),
+            conv2d(n_feats, n_feats, kernel_size),
+            CALayer(n_feats, reduction),
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.body(x) + x
