@@ -16,6 +16,12 @@ BLOCKS: dict[str, str] = {
     "channel_attention": "restore.blocks.channel_attention:CALayer",
     "rcab": "restore.blocks.channel_attention:RCAB",
     "residual_dense_block": "restore.blocks.dense:RDB",
+    "nonlocal_attention": "restore.blocks.nonlocal_attention:NonLocalBlock",
+    "residual_attention": "restore.blocks.residual_attention:ResidualAttentionModule",
+    "pooled_nonlocal": "restore.blocks.region_nonlocal:PooledNonLocalBlock",
+    "region_nonlocal": "restore.blocks.region_nonlocal:RegionNonLocal",
+    "second_order_attention": "restore.blocks.second_order_attention:SecondOrderChannelAttention",
+    "style_attention": "restore.blocks.style_attention:StyleAttention",
 }
 
 
