@@ -1,0 +1,71 @@
+"""MATLAB's ITU-R BT.601 colour conversions (``rgb2ycbcr`` / ``ycbcr2rgb``) on the [0, 255] scale.
+
+The papers score super-resolution on the luma channel as MATLAB's ``rgb2ycbcr`` defines it (studio
+range: Y in [16, 235]); style transfer's colour preservation swaps luma with the same matrices.
+Nothing is rounded: MATLAB's scripts convert ``im2double`` images, so Y keeps its fractions.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+
+# Rows give Y, Cb, Cr from R, G, B in [0, 1]; offsets land them on the [0, 255] scale.
+_RGB_TO_YCBCR = (
+    (65.481, 128.553, 24.966),
+    (-37.797, -74.203, 112.0),
+    (112.0, -93.786, -18.214),
+)
+_YCBCR_OFFSET = (16.0, 128.0, 128.0)
+
+
+def _working_dtype(image: Tensor) -> torch.dtype:
+    # uint8 pixels are exact in float64, which is what MATLAB's im2double gives the scripts.
+    return torch.float64 if image.dtype == torch.uint8 else image.dtype
+
+
+def _check_rgb(image: Tensor, name: str) -> None:
+    if image.dim() < 3 or image.shape[-3] != 3:
+        raise ValueError(f"{name} expects (..., 3, H, W), got shape {tuple(image.shape)}")
+
+
+def _matrix(image: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    matrix = torch.tensor(_RGB_TO_YCBCR, dtype=dtype, device=image.device) / 255.0
+    offset = torch.tensor(_YCBCR_OFFSET, dtype=dtype, device=image.device)
+    return matrix, offset
+
+
+def rgb_to_ycbcr(image: Tensor) -> Tensor:
+    """RGB in [0, 255] (uint8 or float) to unrounded YCbCr on the [0, 255] scale.
+
+    Shape: (..., 3, H, W) -> (..., 3, H, W); float64 for uint8 input, else the input dtype.
+    """
+    _check_rgb(image, "rgb_to_ycbcr")
+    dtype = _working_dtype(image)
+    matrix, offset = _matrix(image, dtype)
+    return torch.einsum("oc,...chw->...ohw", matrix, image.to(dtype)) + offset[:, None, None]
+
+
+def rgb_to_y(image: Tensor) -> Tensor:
+    """MATLAB ``rgb2ycbcr`` luma: ``16 + (65.481 R + 128.553 G + 24.966 B) / 255``, unrounded.
+
+    Shape: (..., 3, H, W) -> (..., 1, H, W); float64 for uint8 input, else the input dtype.
+    """
+    _check_rgb(image, "rgb_to_y")
+    dtype = _working_dtype(image)
+    matrix, offset = _matrix(image, dtype)
+    return torch.einsum("c,...chw->...hw", matrix[0], image.to(dtype)).unsqueeze(-3) + offset[0]
+
+
+def ycbcr_to_rgb(image: Tensor) -> Tensor:
+    """Inverse of :func:`rgb_to_ycbcr` (MATLAB ``ycbcr2rgb``), unrounded and unclamped.
+
+    Shape: (..., 3, H, W) -> (..., 3, H, W); float64 for uint8 input, else the input dtype.
+    """
+    _check_rgb(image, "ycbcr_to_rgb")
+    dtype = _working_dtype(image)
+    matrix, offset = _matrix(image, torch.float64)
+    inverse = torch.linalg.inv(matrix).to(dtype)
+    centred = image.to(dtype) - offset.to(dtype)[:, None, None]
+    return torch.einsum("oc,...chw->...ohw", inverse, centred)
