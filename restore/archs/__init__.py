@@ -15,6 +15,7 @@ _ARCH_MODULES: dict[str, str] = {
     "rdn": "restore.archs.rdn",
     "rnan": "restore.archs.rnan",
     "san": "restore.archs.san",
+    "bicubic": "restore.archs.bicubic",
 }
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 

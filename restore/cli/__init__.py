@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("restore.cli.bench", "score models (or a folder of outputs) under the papers' protocol"),
     "datasets": ("restore.cli.datasets", "list or verify the benchmark datasets under a data root"),
     "weights": ("restore.cli.weights", "fetch and convert pinned backbone weights (LPIPS / VGG16)"),
+    "train": ("restore.cli.train", "train a network from an options file, with exact resume"),
 }
 
 

@@ -1,0 +1,33 @@
+"""The ``bicubic`` baseline as a model: MATLAB-exact bicubic upscaling, no weights.
+
+It behaves like every other network (float [0, 255] NCHW in, float out) so the zoo, the benchmark and
+the engine treat it uniformly. The input is rounded to uint8 first, as the papers' protocol does when it
+reads the LR PNGs.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from restore.archs import register_arch
+
+
+class BicubicUpsampler(nn.Module):
+    """Shape: (B, C, H, W) -> (B, C, scale*H, scale*W)."""
+
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: Tensor) -> Tensor:
+        from restore.metrics.imresize import imresize
+
+        if x.device.type == "meta":  # shape-only passes (FLOP counting) need no pixels
+            return x.new_empty(*x.shape[:-2], x.shape[-2] * self.scale, x.shape[-1] * self.scale)
+        lr = x.detach().round().clamp(0, 255).to(torch.uint8)
+        return imresize(lr, self.scale).to(x.dtype)
+
+
+@register_arch("bicubic")
+def bicubic(scale: int) -> BicubicUpsampler:
+    return BicubicUpsampler(scale)
