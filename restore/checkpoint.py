@@ -134,7 +134,7 @@ def _read_torch_pickle(path: Path) -> Mapping[str, object]:
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        blocked = re.search(r"unsupported GLOBAL (\S+)", str(error), flags=re.IGNORECASE)
+        blocked = re.search(r"GLOBAL ([\w.]+)", str(error))
         if blocked:
             raise CheckpointError(
                 f"refusing {path}: the pickle references Python code ({blocked.group(1)}), not just tensors. "
@@ -222,7 +222,8 @@ def _hint(state_dict: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> str
     if checkpoint_scale and model_scale and checkpoint_scale != model_scale:
         prefix = "UPNet" if any(key.startswith("UPNet.") for key in target) else "tail"
         return (
-            f"looks like scale x{checkpoint_scale} weights for a x{model_scale} model: {prefix}.* shapes differ; "
+            f"looks like scale x{checkpoint_scale} weights for a x{model_scale} model: "
+            f"{prefix}.* keys or shapes differ; "
             f"build the model with scale={checkpoint_scale}"
         )
     return (

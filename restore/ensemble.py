@@ -7,7 +7,10 @@ from torch import Tensor
 
 
 def _transform(x: Tensor, index: int) -> Tensor:
-    """Dihedral transform number ``index``: bit 0 flips W, bit 1 flips H, bit 2 swaps H and W (applied in that order)."""
+    """Dihedral transform number ``index``: bit 0 flips W, bit 1 flips H, bit 2 swaps H and W, in that order.
+
+    The numbering is the official ``forward_x8`` list order.
+    """
     if index & 1:
         x = x.flip(-1)
     if index & 2:
