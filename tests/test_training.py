@@ -1,0 +1,147 @@
+"""Training pipeline: learning happens, resume is exact, bad recipes fail before training."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from restore.cli import main
+from restore.training.options import OptionsError, ScheduleOptions, load_options
+from restore.training.schedule import learning_rate
+from restore.training.trainer import Trainer, init_from_checkpoint
+
+TINY_NET = {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 8, "reduction": 4}
+
+
+@pytest.fixture()
+def crops(tmp_path, datasets_dir, monkeypatch):
+    """Six 96x96 crops of training images (never a benchmark set) in a temporary folder."""
+    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    sources = sorted((datasets_dir / "train" / "BSD200").iterdir())[:6]
+    for i, source in enumerate(sources):
+        Image.open(source).convert("RGB").crop((100, 100, 196, 196)).save(folder / f"crop{i}.png")
+    return folder
+
+
+def _recipe(tmp_path, crops, **train):
+    raw = {
+        "name": "tiny", "arch": "rcan", "scale": 2, "network": TINY_NET,
+        "data": {"train": [str(crops)], "patch_size": 16, "batch_size": 4, "val": "Set5"},
+        "train": {"iterations": 40, "lr": 2e-3, "ema": 0.0, "seed": 3, **train},
+        "runtime": {"threads": 1},
+        "checkpoint": {"dir": str(tmp_path / "run"), "every_seconds": 1e9},
+        "validation_every": 0, "log_every": 1000,
+    }
+    path = tmp_path / "tiny.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_a_few_dozen_iterations_raise_validation_psnr(tmp_path, crops):
+    trainer = Trainer(load_options(_recipe(tmp_path, crops)), log=lambda _: None)
+    start = trainer.validate()
+    trainer.train()
+    assert trainer.validate() > start + 1.0
+
+
+def test_resume_replays_the_uninterrupted_run_exactly(tmp_path, crops):
+    recipe = _recipe(tmp_path, crops, iterations=12, ema=0.9, grad_clip=10.0)
+    straight = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "a")}), log=lambda _: None)
+    straight.train()
+
+    first = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    first.train(iterations=6)
+    resumed = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    resumed.resume(resumed.latest_checkpoint())
+    assert resumed.iteration == 6
+    resumed.train()
+
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    for key, value in straight.ema.module.state_dict().items():
+        assert torch.equal(value, resumed.ema.module.state_dict()[key]), key
+
+
+def test_missing_data_folder_fails_before_training(tmp_path, crops, capsys):
+    recipe = _recipe(tmp_path, crops)
+    raw = yaml.safe_load(recipe.read_text())
+    raw["data"]["train"] = ["train/does-not-exist"]
+    recipe.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert "training data folder not found" in err and "does-not-exist" in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"arch": "srcnn"}, "unknown arch 'srcnn'"),
+        ({"network": {"n_layers": 3}}, "network options do not fit arch 'rcan'"),
+        ({"trian": {}}, "unknown option(s) trian"),
+        ({"train": {"schedule": {"type": "linear"}}}, "train.schedule.type"),
+        ({"scale": 5}, "scale must be 2, 3 or 4"),
+    ],
+)
+def test_bad_recipes_are_named(tmp_path, crops, capsys, change, message):
+    recipe = _recipe(tmp_path, crops)
+    raw = {**yaml.safe_load(recipe.read_text()), **change}
+    recipe.write_text(yaml.safe_dump(raw))
+    assert main(["train", str(recipe), "--check"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_shipped_recipes_are_valid(datasets_dir):
+    from restore.paths import REPO_ROOT
+
+    for recipe in sorted((REPO_ROOT / "options").glob("*_x2.yml")):
+        assert main(["train", str(recipe), "--check"]) == 0
+
+
+def test_x2_body_initialises_x4(tmp_path):
+    from restore.archs import build_model
+
+    x2 = build_model("rcan", 2, **TINY_NET)
+    torch.save(x2.state_dict(), tmp_path / "x2.pt")
+    x4 = build_model("rcan", 4, **TINY_NET)
+    fresh_tail = x4.state_dict()["tail.0.2.weight"].clone()
+    init_from_checkpoint(x4, tmp_path / "x2.pt", "rcan", log=lambda _: None)
+    assert torch.equal(x4.state_dict()["body.0.body.0.body.0.weight"], x2.state_dict()["body.0.body.0.body.0.weight"])
+    assert torch.equal(x4.state_dict()["tail.0.2.weight"], fresh_tail)
+
+    rdn = build_model("rdn", 2, G0=8, D=2, C=2, G=4)
+    torch.save(rdn.state_dict(), tmp_path / "rdn.pt")
+    with pytest.raises(Exception, match="does not fit this network"):
+        init_from_checkpoint(build_model("rcan", 4, **TINY_NET), tmp_path / "rdn.pt", "rcan", log=lambda _: None)
+
+
+def test_schedules():
+    cosine = ScheduleOptions(type="cosine", warmup=10, eta_min=0.0)
+    assert learning_rate(0, 1.0, 110, cosine) == pytest.approx(0.1)
+    assert learning_rate(10, 1.0, 110, cosine) == pytest.approx(1.0)
+    assert learning_rate(60, 1.0, 110, cosine) == pytest.approx(0.5)
+    assert learning_rate(110, 1.0, 110, cosine) == pytest.approx(0.0, abs=1e-12)
+    step = ScheduleOptions(type="step", milestones=[5, 8], gamma=0.5)
+    assert [learning_rate(i, 1.0, 10, step) for i in (4, 5, 8)] == [1.0, 0.5, 0.25]
+    assert not math.isnan(learning_rate(0, 1.0, 1, ScheduleOptions()))
+
+
+def test_patch_sampler_pairs_lr_and_hr_exactly(tmp_path, crops):
+    from restore.metrics.imresize import imresize
+    from restore.training.data import PatchCache, PatchSampler
+
+    cache = PatchCache.build([crops], 2, log=lambda _: None)
+    sampler = PatchSampler(cache, patch_size=8, batch_size=3)
+    lr, hr = sampler.sample(np.random.default_rng(0))
+    assert lr.shape == (3, 3, 8, 8) and hr.shape == (3, 3, 16, 16)
+    # Flips, transposes and slicing commute with the degradation away from borders: check the interior.
+    down = imresize(hr.to(torch.uint8), 0.5).float()
+    assert (down[..., 2:-2, 2:-2] - lr[..., 2:-2, 2:-2]).abs().max() <= 1
+    again = PatchCache.build([crops], 2, log=lambda _: None)  # served from the cache
+    assert np.array_equal(again.pixels, cache.pixels)
