@@ -76,18 +76,18 @@ def _read_card(path: Path) -> ZooEntry:
         raise WeightsError(f"model card {path} is malformed: {exc}") from exc
 
 
-@lru_cache(maxsize=None)
-def _entries(models_root: str) -> tuple[ZooEntry, ...]:
+@lru_cache(maxsize=8)
+def _entries(cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
     entries = [ZooEntry(name=n, arch=n, scale=s, description=d) for n, d in _OFFICIAL.items() for s in SCALES]
-    root = Path(models_root)
-    if root.is_dir():
-        entries += [_read_card(p) for p in sorted(root.glob("*_x[0-9].json"))]
-    return tuple(entries)
+    return tuple(entries + [_read_card(Path(path)) for path, _ in cards])
 
 
 def list_models() -> list[ZooEntry]:
     """Every registered (name, scale), official architectures first, then our trained models."""
-    return list(_entries(str(models_dir())))
+    root = models_dir()
+    cards = sorted(root.glob("*_x[0-9].json")) if root.is_dir() else []
+    # Keyed on the card files and their mtimes: a new or edited card is seen without a restart.
+    return list(_entries(tuple((str(p), p.stat().st_mtime_ns) for p in cards)))
 
 
 def find_entry(name: str, scale: int) -> ZooEntry:
