@@ -57,9 +57,13 @@ def _resize_matrix(in_length: int, out_length: int, scale: float, device: torch.
     return matrix.to(device)
 
 
-def _round_half_away(values: Tensor) -> Tensor:
-    """MATLAB's cast to uint8: round half away from zero, then saturate to [0, 255]."""
-    return torch.floor(values.abs() + 0.5).copysign(values).clamp_(0, 255)
+def _round_half_away_(values: Tensor) -> Tensor:
+    """MATLAB's cast to uint8, in place: round half away from zero, then saturate to [0, 255].
+
+    Saturating first is equivalent (negatives round to <= 0 anyway) and leaves only non-negative
+    values, for which rounding half away from zero is ``floor(v + 0.5)``.
+    """
+    return values.clamp_(0, 255).add_(0.5).floor_()
 
 
 def _output_length(in_length: int, scale: float) -> int:
@@ -109,7 +113,7 @@ def imresize(image: Tensor, scale: float | None = None, *, size: tuple[int, int]
     for matrix, along_height in passes:
         values = matrix @ values if along_height else values @ matrix.T
         if quantize:
-            values = _round_half_away(values)
+            values = _round_half_away_(values)
 
     result = values.to(torch.uint8) if quantize else values.to(image.dtype)
     return result.squeeze(0) if unbatched else result

@@ -56,12 +56,21 @@ def psnr(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -
     return 10.0 * torch.log10(_PEAK**2 / mse)
 
 
-def _gaussian_window(device: torch.device) -> Tensor:
-    """MATLAB ``fspecial('gaussian', 11, 1.5)``, shaped as a depthwise conv2d weight (1, 1, 11, 11)."""
+def _gaussian_profile(device: torch.device) -> Tensor:
+    """The normalised 1-D factor of MATLAB ``fspecial('gaussian', 11, 1.5)`` (its outer square)."""
     offsets = torch.arange(_WINDOW_SIZE, dtype=torch.float64, device=device) - (_WINDOW_SIZE - 1) / 2
     profile = torch.exp(-(offsets**2) / (2 * _WINDOW_SIGMA**2))
-    window = torch.outer(profile, profile)
-    return (window / window.sum()).view(1, 1, _WINDOW_SIZE, _WINDOW_SIZE)
+    return profile / profile.sum()
+
+
+def _gaussian_filter_valid(images: Tensor) -> Tensor:
+    """'valid' filtering with the 11x11 Gaussian window, as two 1-D passes (5x fewer operations).
+
+    Shape: (N, 1, H, W) -> (N, 1, H - 10, W - 10).
+    """
+    profile = _gaussian_profile(images.device)
+    rows = F.conv2d(images, profile.view(1, 1, 1, _WINDOW_SIZE))
+    return F.conv2d(rows, profile.view(1, 1, _WINDOW_SIZE, 1))
 
 
 def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -> Tensor:
@@ -78,11 +87,10 @@ def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -
     batch, channels = sr_values.shape[:2]
     x = sr_values.reshape(batch * channels, 1, *sr_values.shape[-2:])
     y = hr_values.reshape(batch * channels, 1, *hr_values.shape[-2:])
-    window = _gaussian_window(x.device)
     c1 = (_K1 * _PEAK) ** 2
     c2 = (_K2 * _PEAK) ** 2
-    # One conv over the stacked moments instead of five separate filterings.
-    moments = F.conv2d(torch.cat([x, y, x * x, y * y, x * y], dim=1).view(-1, 1, *x.shape[-2:]), window)
+    # Filter the five moment images in one batch instead of five separate calls.
+    moments = _gaussian_filter_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1).view(-1, 1, *x.shape[-2:]))
     moments = moments.view(x.shape[0], 5, *moments.shape[-2:])
     mu_x, mu_y, xx, yy, xy = moments.unbind(dim=1)
     sigma_x = xx - mu_x * mu_x
