@@ -84,7 +84,8 @@ def _official_form_covariance(x: Tensor) -> Tensor:
     """MPNCOV Covpool: X Ihat X^T with the (M x M) centring matrix (tiny inputs only)."""
     features = x.flatten(2)
     positions = features.shape[2]
-    centring = torch.eye(positions, dtype=x.dtype) / positions - torch.ones(positions, positions, dtype=x.dtype) / positions**2
+    ones = torch.ones(positions, positions, dtype=x.dtype)
+    centring = torch.eye(positions, dtype=x.dtype) / positions - ones / positions**2
     return features @ centring @ features.transpose(1, 2)
 
 
@@ -136,7 +137,8 @@ def test_rnan_nonlocal_matches_official(conformance_dir: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "band"), [((1, 1), 1), ((1, 1), None), ((5, 7), 1), ((5, 7), 4), ((9, 4), 7), ((12, 14), 50), ((12, 14), None)]
+    ("size", "band"),
+    [((1, 1), 1), ((1, 1), None), ((5, 7), 1), ((5, 7), 4), ((9, 4), 7), ((12, 14), 50), ((12, 14), None)],
 )
 def test_rnan_nonlocal_chunked_equals_naive(size: tuple[int, int], band: int | None) -> None:
     block = _randomise(NonLocalBlock(6, 3, band=band), seed=sum(size))
@@ -261,9 +263,8 @@ def test_covariance_equals_official_centring_matrix_form(size: tuple[int, int]) 
 def test_sqrtm_equals_official_iteration(iterations: int) -> None:
     x = torch.randn(3, 6, 9, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(iterations))
     covariance = covariance_pool(x)
-    torch.testing.assert_close(
-        sqrtm_newton_schulz(covariance, iterations), _official_form_sqrtm(covariance, iterations), rtol=1e-12, atol=1e-12
-    )
+    ours = sqrtm_newton_schulz(covariance, iterations)
+    torch.testing.assert_close(ours, _official_form_sqrtm(covariance, iterations), rtol=1e-12, atol=1e-12)
 
 
 def test_sqrtm_approximates_the_square_root() -> None:

@@ -30,7 +30,8 @@ def _load_fixture(conformance_dir: Path, arch: str, scale: int) -> tuple[nn.Modu
         assert sidecar["tiny_config"][name] == value
     tensors = load_file(str(stem.with_suffix(".safetensors")))
     model = build_model(arch, scale, **TINY[arch]).eval()
-    load_official(model, {key[len(STATE_PREFIX):]: value for key, value in tensors.items() if key.startswith(STATE_PREFIX)})
+    state = {key[len(STATE_PREFIX):]: value for key, value in tensors.items() if key.startswith(STATE_PREFIX)}
+    load_official(model, state)
     return model, tensors
 
 
