@@ -1,4 +1,9 @@
-"""Reading and writing images on disk."""
-from restore.io.image import read_image, write_image
+"""Reading and writing images on disk.
 
-__all__ = ["read_image", "write_image"]
+``read_image`` / ``write_image``: 8-bit RGB or grey arrays, for evaluation. ``load`` / ``save``:
+full-fidelity :class:`Picture` (16-bit, alpha, EXIF, ICC), for the upscaling engine and CLI.
+"""
+from restore.io.image import read_image, write_image
+from restore.io.picture import DEFAULT_MAX_PIXELS, Picture, load, save
+
+__all__ = ["DEFAULT_MAX_PIXELS", "Picture", "load", "read_image", "save", "write_image"]
