@@ -8,7 +8,6 @@ Everything runs in float64 so the six printed decimals of the authors' results f
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from restore.metrics.color import rgb_to_y
@@ -63,14 +62,25 @@ def _gaussian_profile(device: torch.device) -> Tensor:
     return profile / profile.sum()
 
 
+def _gaussian_band(length: int, device: torch.device) -> Tensor:
+    """(length - 10, length) matrix whose rows slide the 1-D Gaussian over a signal ('valid' part)."""
+    profile = _gaussian_profile(device)
+    rows = length - _WINDOW_SIZE + 1
+    band = torch.zeros(rows, length, dtype=torch.float64, device=device)
+    columns = torch.arange(rows, device=device).unsqueeze(1) + torch.arange(_WINDOW_SIZE, device=device)
+    return band.scatter_(1, columns, profile.expand(rows, -1).contiguous())
+
+
 def _gaussian_filter_valid(images: Tensor) -> Tensor:
-    """'valid' filtering with the 11x11 Gaussian window, as two 1-D passes (5x fewer operations).
+    """'valid' filtering with the 11x11 Gaussian window, separably, as two banded matmuls.
+
+    float64 convolution has no fast CPU kernel in torch, while float64 matmul goes to BLAS; the
+    band's zeros cost less than the slow convolution path.
 
     Shape: (N, 1, H, W) -> (N, 1, H - 10, W - 10).
     """
-    profile = _gaussian_profile(images.device)
-    rows = F.conv2d(images, profile.view(1, 1, 1, _WINDOW_SIZE))
-    return F.conv2d(rows, profile.view(1, 1, _WINDOW_SIZE, 1))
+    height, width = images.shape[-2:]
+    return _gaussian_band(height, images.device) @ images @ _gaussian_band(width, images.device).T
 
 
 def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -> Tensor:
