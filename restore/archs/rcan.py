@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from restore.archs import register_arch
@@ -40,6 +41,8 @@ class RCAN(nn.Module):
     Keys: ``sub_mean``, ``add_mean``, ``head.0``, ``body.g`` (groups), ``body.<n_resgroups>`` (trunk conv),
     ``tail.0.*`` (upsampler convs), ``tail.1`` (final conv).
     Input and output are RGB in [0, rgb_range]; the output is not clamped.
+    On CPU the features run in channels-last layout (oneDNN's native one; NCHW would cost a reorder around
+    every conv); the returned image is contiguous NCHW either way.
 
     Shape: (B, 3, H, W) -> (B, 3, scale*H, scale*W).
     """
@@ -68,9 +71,11 @@ class RCAN(nn.Module):
         self.tail = nn.Sequential(Upsampler(scale, n_feats), conv2d(n_feats, 3, kernel_size))
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.device.type == "cpu":
+            x = x.contiguous(memory_format=torch.channels_last)
         features = self.head(self.sub_mean(x))
         features = self.body(features) + features
-        return self.add_mean(self.tail(features))
+        return self.add_mean(self.tail(features)).contiguous()
 
 
 @register_arch("rcan")

@@ -1,6 +1,7 @@
 """RCAN channel attention (CALayer) and the residual channel attention block (RCAB)."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from restore.blocks.conv import conv2d
@@ -25,8 +26,15 @@ class CALayer(nn.Module):
             nn.Sigmoid(),
         )
 
+    def gate(self, x: Tensor) -> Tensor:
+        """The per-channel weights in (0, 1), without applying them.
+
+        Shape: (B, C, H, W) -> (B, C, 1, 1).
+        """
+        return self.conv_du(self.avg_pool(x))
+
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.conv_du(self.avg_pool(x))
+        return x * self.gate(x)
 
 
 class RCAB(nn.Module):
@@ -50,4 +58,8 @@ class RCAB(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x) + x
+        first_conv, relu, second_conv, attention = self.body
+        features = second_conv(relu(first_conv(x)))
+        # x + features * gate in one pass: on CPU these memory-bound passes over the full feature map cost
+        # as much as a third of a conv each, so fusing the product into the residual sum is measurable.
+        return torch.addcmul(x, features, attention.gate(features))
