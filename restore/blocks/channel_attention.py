@@ -60,6 +60,6 @@ class RCAB(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         first_conv, relu, second_conv, attention = self.body
         features = second_conv(relu(first_conv(x)))
-        # x + features * gate in one pass: on CPU these memory-bound passes over the full feature map cost
-        # as much as a third of a conv each, so fusing the product into the residual sum is measurable.
+        # x + features * gate in one pass instead of two: in a CPU profile (2 cores, LR 48) each memory-bound
+        # pass over the feature map cost about a quarter of one of the block's convs.
         return torch.addcmul(x, features, attention.gate(features))
