@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("restore.cli.datasets", "list or verify the benchmark datasets under a data root"),
     "weights": ("restore.cli.weights", "fetch and convert pinned backbone weights (LPIPS / VGG16)"),
     "train": ("restore.cli.train", "train a network from an options file, with exact resume"),
+    "upscale": ("restore.cli.upscale", "upscale image files, folders and globs (or --demo) with a zoo model"),
 }
 
 

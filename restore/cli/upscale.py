@@ -1,0 +1,133 @@
+"""``restore upscale``: upscale files, folders and globs into an output folder.
+
+A thin shell over :func:`restore.engine.batch.upscale_paths` and :class:`restore.engine.Upscaler`.
+Exit status 0 when every item was upscaled or skipped, 1 when any failed. ``--demo`` upscales the
+CC0 sample photos that ship with scikit-image, with the best model whose weights ship.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+from restore.errors import DataError
+from restore.io.picture import DEFAULT_MAX_PIXELS
+
+HELP = "upscale images (files, folders, globs) with a zoo model; --demo tries it on sample photos"
+
+# scikit-image's bundled CC0 samples: colour photos and one greyscale, all present offline.
+DEMO_IMAGES = ("astronaut.png", "coffee.png", "chelsea.png", "camera.png")
+
+
+def _tile(text: str) -> str | int | None:
+    if text == "auto":
+        return "auto"
+    if text.isdigit():
+        return int(text) or None  # 0 means "whole image at once"
+    raise argparse.ArgumentTypeError(f"expected 'auto' or a tile size in pixels (0: no tiling), got {text!r}")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="image files, folders (recursive) or glob patterns")
+    parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (structure is kept)")
+    parser.add_argument("--demo", action="store_true", help="upscale scikit-image's sample photos into OUTDIR")
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default="auto", help="zoo model name, or 'auto' for the best shipped one (default)")
+    model.add_argument("--scale", type=int, default=4, help="model upscaling factor (default: 4)")
+    model.add_argument("--weights", metavar="PATH", help="checkpoint for models whose weights do not ship")
+    model.add_argument("--tile", type=_tile, default="auto", metavar="N|auto", help="tile size in input pixels (0: none)")
+    model.add_argument("--overlap", type=int, metavar="N", help="tile overlap in input pixels (engine default if unset)")
+    model.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/rotations (x8 slower, +PSNR)")
+    model.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
+    model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    model.add_argument("--compile", action="store_true", help="torch.compile the network (slow start, faster batches)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--outscale", type=_positive_float, metavar="F", help="final size factor (resampled after the model)")
+    output.add_argument("--format", choices=("png", "jpg", "webp", "tiff"), help="output format (default: the input's)")
+    output.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100, or PNG zlib level 0-9")
+    output.add_argument("--suffix", default="", metavar="X", help="added to output names before the extension")
+    output.add_argument("--overwrite", action="store_true", help="redo outputs that exist (default: skip them)")
+    output.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                        help=f"refuse inputs above N pixels, checked from the header (default: {DEFAULT_MAX_PIXELS:,})")
+    output.add_argument("--workers", type=int, default=2, metavar="N", help="decode/encode threads (default: 2)")
+    output.add_argument("--log", metavar="FILE", help="append one JSON line per image (input, output, seconds, status)")
+    output.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def demo_images() -> list[Path]:
+    """The sample photos of the installed scikit-image, in DEMO_IMAGES order."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        raise DataError("--demo uses scikit-image's sample photos: pip install scikit-image")
+    data_dir = Path(spec.origin).parent / "data"
+    found = [data_dir / name for name in DEMO_IMAGES if (data_dir / name).is_file()]
+    if not found:
+        raise DataError(f"--demo: no sample photos found in {data_dir}")
+    return found
+
+
+def _build_upscaler(args: argparse.Namespace, model: str):
+    from restore.engine import Upscaler
+
+    options = {
+        "model": model,
+        "scale": args.scale,
+        "weights": args.weights,
+        "tile": args.tile,
+        "self_ensemble": args.self_ensemble,
+        "precision": args.precision,
+        "device": args.device,
+        "compile": args.compile,
+        "outscale": args.outscale,
+    }
+    if args.overlap is not None:
+        options["overlap"] = args.overlap
+    try:
+        return Upscaler(**options)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from restore.engine.batch import upscale_paths
+
+    inputs: list[str | Path] = list(args.inputs)
+    model = args.model
+    if args.demo:
+        from restore.zoo import default_model
+
+        inputs += demo_images()
+        if model == "auto":
+            model = default_model(args.scale)
+    if not inputs:
+        raise DataError("nothing to upscale: give INPUT files/folders/globs, or --demo")
+    upscaler = _build_upscaler(args, model)
+    summary = upscale_paths(
+        inputs,
+        args.output,
+        upscaler,
+        format=args.format,
+        quality=args.quality,
+        suffix=args.suffix,
+        overwrite=args.overwrite,
+        log_path=args.log,
+        progress=not args.quiet,
+        max_pixels=args.max_pixels,
+        workers=args.workers,
+    )
+    report = summary.report()
+    print(report, file=sys.stderr if summary.failed else sys.stdout)
+    if args.demo:
+        print(f"demo: {model} x{args.scale} results are in {Path(args.output).resolve()}")
+    return 1 if summary.failed else 0

@@ -1,0 +1,355 @@
+"""Upscale many files: plan outputs, decode and encode in worker threads, never lose or clobber work.
+
+The model runs on the calling thread; a small thread pool decodes the next images while it works
+and encodes finished ones behind it (Pillow, OpenCV and zlib release the GIL), so disk and codecs
+overlap the network. Each input becomes one :class:`ItemResult`: a bad file costs one line in the
+summary, never the batch. Outputs are written atomically; an output that already exists is
+skipped unless ``overwrite``, so rerunning an interrupted batch resumes it; an output that would
+land on an input is refused.
+"""
+from __future__ import annotations
+
+import collections
+import glob
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from restore.errors import DataError, RestoreError
+from restore.io.atomic import TEMP_PREFIX
+from restore.io.picture import DEFAULT_MAX_PIXELS, FORMATS, Picture, format_for_path, load, save
+
+__all__ = ["BatchSummary", "ItemResult", "OUTPUT_SUFFIX", "READABLE_SUFFIXES", "plan_batch", "upscale_paths"]
+
+# Suffixes picked up when a folder is given; any file named explicitly is tried whatever its suffix.
+READABLE_SUFFIXES = frozenset(FORMATS) | {".bmp", ".gif"}
+OUTPUT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+_GLOB_MAGIC = ("*", "?", "[")
+
+
+class ArrayUpscaler(Protocol):
+    """What the batch needs from :class:`restore.engine.Upscaler` (``progress``: optional tile callback)."""
+
+    def upscale_array(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class ItemResult:
+    """One input's fate: ``status`` is ``ok``, ``skipped`` or ``failed`` (with a one-line ``reason``)."""
+
+    input: Path
+    output: Path | None
+    status: str
+    seconds: float = 0.0
+    reason: str | None = None
+
+    def describe_failure(self) -> str:
+        """``input: reason``, without naming the input twice (DataError messages start with it)."""
+        reason = self.reason or "unknown error"
+        return reason if reason.startswith(str(self.input)) else f"{self.input}: {reason}"
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "input": str(self.input),
+                "output": None if self.output is None else str(self.output),
+                "seconds": round(self.seconds, 4),
+                "status": self.status,
+                "reason": self.reason,
+            },
+            ensure_ascii=False,
+        )
+
+
+@dataclass
+class BatchSummary:
+    """Every item's result, in input order."""
+
+    results: list[ItemResult] = field(default_factory=list)
+
+    def _count(self, status: str) -> int:
+        return sum(result.status == status for result in self.results)
+
+    @property
+    def done(self) -> int:
+        return self._count("ok")
+
+    @property
+    def skipped(self) -> int:
+        return self._count("skipped")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def failures(self) -> list[ItemResult]:
+        return [result for result in self.results if result.status == "failed"]
+
+    def report(self) -> str:
+        """A human summary: counts, then one line per failure."""
+        lines = [f"{self.done} upscaled, {self.skipped} skipped (output exists; --overwrite redoes), {self.failed} failed"]
+        lines += [f"  FAILED {result.describe_failure()}" for result in self.failures]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Planned:
+    input: Path
+    output: Path | None
+    problem: str | None = None
+
+
+def _static_root(pattern: str) -> Path:
+    """The folder part of a glob pattern before its first wildcard (where structure starts)."""
+    parts = Path(pattern).parts
+    static = []
+    for part in parts:
+        if any(magic in part for magic in _GLOB_MAGIC):
+            break
+        static.append(part)
+    return Path(*static) if static else Path(".")
+
+
+def _is_candidate(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READABLE_SUFFIXES
+
+
+def _expand(spec: str | os.PathLike) -> list[tuple[Path, Path]] | str:
+    """One input spec -> [(file, root its output path is relative to)], or the reason it matched nothing."""
+    path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if _is_candidate(p))
+        return [(p, path) for p in files] or f"folder has no images ({', '.join(sorted(READABLE_SUFFIXES))})"
+    if path.exists() or path.is_symlink():
+        return [(path, path.parent)]
+    text = str(spec)
+    if any(magic in text for magic in _GLOB_MAGIC):
+        root = _static_root(text)
+        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        return [(p, root) for p in files] or "pattern matched no files"
+    return "no such file or folder"
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+
+
+def plan_batch(
+    inputs: Iterable[str | os.PathLike],
+    outdir: str | os.PathLike,
+    *,
+    format: str | None = None,
+    suffix: str = "",
+) -> list[_Planned]:
+    """Map every input file to its output path, keeping the folder structure below each input root.
+
+    Items whose output would overwrite an input, or collide with another item's output, carry a
+    ``problem`` instead of being run.
+    """
+    outdir = Path(outdir)
+    fixed_format = format_for_path("x.png", format) if format is not None else None
+    planned: list[_Planned] = []
+    for spec in inputs:
+        expanded = _expand(spec)
+        if isinstance(expanded, str):
+            planned.append(_Planned(Path(spec), None, expanded))
+            continue
+        for file, root in expanded:
+            relative = file.relative_to(root) if file.is_relative_to(root) else Path(file.name)
+            source_suffix = file.suffix.lower()
+            if fixed_format is not None:
+                out_suffix = OUTPUT_SUFFIX[fixed_format]
+            else:
+                out_suffix = source_suffix if source_suffix in FORMATS else ".png"
+            output = outdir / relative.parent / f"{relative.stem}{suffix}{out_suffix}"
+            planned.append(_Planned(file, output))
+    input_files = [item.input for item in planned if item.output is not None]
+    claimed: dict[str, Path] = {}
+    for item in planned:
+        if item.output is None:
+            continue
+        if any(_same_file(item.output, source) for source in input_files):
+            item.problem = f"output {item.output} is an input file; refusing to overwrite it (use another -o or --suffix)"
+            continue
+        key = os.path.normcase(os.path.realpath(item.output))
+        if key in claimed:
+            item.problem = f"output {item.output} is also the output of {claimed[key]}; rename one of them"
+            continue
+        claimed[key] = item.input
+    return planned
+
+
+def _check_outdir(outdir: Path) -> None:
+    """Create the output folder and prove it writable before any model work is spent."""
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise DataError(f"output folder {outdir}: a file is in the way ({exc.strerror or exc})") from exc
+    except OSError as exc:
+        raise DataError(f"output folder {outdir}: cannot create it ({exc.strerror or exc})") from exc
+    if not os.access(outdir, os.W_OK | os.X_OK):
+        raise DataError(f"output folder {outdir}: not writable")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RestoreError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
+
+
+def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = work()
+    return value, time.perf_counter() - start
+
+
+class _InlinePool:
+    """ThreadPoolExecutor's submit() without threads, for ``workers=0`` (debugging, determinism)."""
+
+    def submit(self, fn, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # delivered through the future like a pool; Ctrl-C is not deferred
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        return None
+
+
+def upscale_paths(
+    inputs: Sequence[str | os.PathLike],
+    outdir: str | os.PathLike,
+    upscaler: ArrayUpscaler,
+    *,
+    format: str | None = None,
+    quality: int | None = None,
+    suffix: str = "",
+    overwrite: bool = False,
+    log_path: str | os.PathLike | None = None,
+    progress: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    workers: int = 2,
+) -> BatchSummary:
+    """Upscale files, folders (recursively, structure kept) and glob patterns into ``outdir``.
+
+    ``format``: png / jpg / webp / tiff for every output (default: the input's, PNG for others).
+    ``quality``: see :func:`restore.io.picture.save`. ``suffix`` goes before the extension.
+    ``log_path``: one JSON line per item (input, output, seconds, status, reason).
+    ``workers``: decode/encode threads (0: everything on the calling thread).
+    Raises DataError only when the output folder itself cannot be created or written.
+    """
+    from tqdm import tqdm
+
+    outdir = Path(outdir)
+    if format is not None:
+        format_for_path("x.png", format)  # an unknown format is an up-front error, not N failures
+    plan = plan_batch(inputs, outdir, format=format, suffix=suffix)
+    _check_outdir(outdir)
+    results: dict[int, ItemResult] = {}
+    runnable: list[int] = []
+    for index, item in enumerate(plan):
+        if item.problem is not None:
+            results[index] = ItemResult(item.input, item.output, "failed", reason=item.problem)
+        elif item.output.exists() and not overwrite:
+            results[index] = ItemResult(item.input, item.output, "skipped", reason="output exists")
+        else:
+            runnable.append(index)
+
+    try:
+        log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
+    except OSError as exc:
+        raise DataError(f"--log {log_path}: cannot open for writing ({exc.strerror or exc})") from exc
+    bar = tqdm(total=len(plan), unit="img", disable=not progress, dynamic_ncols=True)
+    tile_bar: list[Any] = []  # a second bar, only while an image takes more than one tile
+
+    def tile_progress(done: int, total: int) -> None:
+        if total <= 1:
+            return
+        if not tile_bar:
+            tile_bar.append(tqdm(total=total, unit="tile", leave=False, position=1, dynamic_ncols=True))
+        tile_bar[0].update(done - tile_bar[0].n)
+        if done >= total:
+            tile_bar.pop().close()
+
+    # The engine reports tiles through its ``progress`` attribute; borrow it for the batch's duration.
+    borrow_progress = progress and getattr(upscaler, "progress", False) is None
+    if borrow_progress:
+        upscaler.progress = tile_progress
+
+    def finish(index: int, result: ItemResult) -> None:
+        results[index] = result
+        if log is not None:
+            log.write(result.as_json() + "\n")
+            log.flush()
+        bar.update(1)
+        if result.status == "failed" and progress:
+            bar.write(f"FAILED {result.describe_failure()}", file=sys.stderr)
+
+    def encode(picture: Picture, output: Path) -> float:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        return _timed(lambda: save(output, picture, format=format, quality=quality))[1]
+
+    for index, result in results.items():
+        finish(index, result)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-io") if workers > 0 else _InlinePool()
+    decodes: collections.deque[tuple[int, Future]] = collections.deque()
+    encodes: collections.deque[tuple[int, float, Future]] = collections.deque()
+    pending = iter(runnable)
+
+    def top_up_decodes() -> None:
+        while len(decodes) < max(1, workers):
+            index = next(pending, None)
+            if index is None:
+                return
+            decodes.append((index, pool.submit(_timed, lambda path=plan[index].input: load(path, max_pixels=max_pixels))))
+
+    def collect(encode_entry: tuple[int, float, Future]) -> None:
+        index, seconds, future = encode_entry
+        item = plan[index]
+        try:
+            seconds += future.result()
+            finish(index, ItemResult(item.input, item.output, "ok", seconds))
+        except Exception as exc:
+            finish(index, ItemResult(item.input, item.output, "failed", seconds, _reason(exc)))
+
+    try:
+        top_up_decodes()
+        while decodes:
+            index, future = decodes.popleft()
+            top_up_decodes()
+            item = plan[index]
+            try:
+                picture, seconds = future.result()
+                upscaled, model_seconds = _timed(lambda: upscaler.upscale_array(picture.pixels))
+                output_picture = picture.with_pixels(upscaled)
+            except Exception as exc:
+                finish(index, ItemResult(item.input, item.output, "failed", reason=_reason(exc)))
+                continue
+            encodes.append((index, seconds + model_seconds, pool.submit(encode, output_picture, item.output)))
+            # Bound the finished-but-unwritten images held in memory.
+            while len(encodes) > max(1, workers):
+                collect(encodes.popleft())
+        while encodes:
+            collect(encodes.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if borrow_progress:
+            upscaler.progress = None
+        while tile_bar:
+            tile_bar.pop().close()
+        bar.close()
+        if log is not None:
+            log.close()
+    return BatchSummary([results[index] for index in range(len(plan))])
