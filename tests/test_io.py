@@ -283,6 +283,13 @@ def test_interrupted_write_leaves_nothing(tmp_path, monkeypatch):
     assert (tmp_path / "kept.png").read_bytes() == before
 
 
+def test_written_files_get_ordinary_permissions(tmp_path):
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"")
+    written = save(tmp_path / "atomic.png", random_pixels(2, 2, 3, np.uint8))
+    assert written.stat().st_mode == plain.stat().st_mode
+
+
 def test_save_into_missing_folder(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         save(tmp_path / "nowhere" / "x.png", random_pixels(2, 2, 3, np.uint8))

@@ -17,6 +17,18 @@ __all__ = ["TEMP_PREFIX", "atomic_writer"]
 TEMP_PREFIX = ".restore-tmp-"
 
 
+def _read_umask() -> int:
+    # The only portable way to read the umask is to set it; done once, at import, before any
+    # writer threads exist.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; a finished output gets the permissions a plain open() would give.
+_FILE_MODE = 0o666 & ~_read_umask()
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     """Yield a binary stream whose bytes replace ``path`` in one rename when the block succeeds.
@@ -33,6 +45,7 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except OSError as exc:
         raise DataError(f"{path}: cannot write in {folder} ({exc.strerror or exc})") from exc
     try:
+        os.chmod(temp_name, _FILE_MODE)
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()
