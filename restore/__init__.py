@@ -23,6 +23,9 @@ _EXPORTS = {
     "psnr": "restore.metrics.psnr_ssim",
     "ssim": "restore.metrics.psnr_ssim",
     "rgb_to_y": "restore.metrics.color",
+    "stylize": "restore.style.stylize",
+    "upscale": "restore.engine.api",
+    "Upscaler": "restore.engine",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -44,8 +47,11 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from restore.archs import build_model, list_archs
     from restore.checkpoint import CheckpointError, load_official
+    from restore.engine import Upscaler
+    from restore.engine.api import upscale
     from restore.ensemble import self_ensemble
     from restore.metrics.color import rgb_to_y
     from restore.metrics.imresize import imresize
     from restore.metrics.psnr_ssim import psnr, ssim
+    from restore.style.stylize import stylize
     from restore.zoo import list_models, load_model

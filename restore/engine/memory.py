@@ -1,0 +1,168 @@
+"""How much memory a forward needs, how much is free, and which tile side fits.
+
+The estimate is deliberately rough: activation elements per LR pixel for each architecture, times the
+element size, plus a quadratic term for attention that materialises a (queries x keys) matrix. A tile
+chosen from it that still does not fit is caught by the out-of-memory retry in
+:mod:`restore.engine.tiling`, so the estimate only has to be right to within a factor of about two.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from restore.errors import RestoreError
+
+__all__ = [
+    "EngineOutOfMemoryError",
+    "MemoryModel",
+    "auto_tile_size",
+    "free_memory_bytes",
+    "is_out_of_memory",
+    "memory_model_for",
+]
+
+# The share of the free memory a forward may plan to use: the allocator fragments, and on the CPU the
+# machine is shared with whatever else runs there.
+CUDA_BUDGET_FRACTION = 0.7
+CPU_BUDGET_FRACTION = 0.5
+# Tiles are multiples of this: conv kernels and tensor cores prefer aligned sizes, and it keeps the
+# automatic choice stable when free memory fluctuates a little.
+TILE_ALIGNMENT = 16
+MIN_TILE = 16
+# The estimates below are peaks of live activations; this covers what they leave out (weights,
+# workspace of the conv algorithms, the input and output copies of the tile).
+SAFETY_FACTOR = 1.5
+
+_OOM_MESSAGES = ("out of memory", "not enough memory", "defaultcpuallocator", "failed to allocate")
+
+
+class EngineOutOfMemoryError(RestoreError):
+    """Even the smallest tile does not fit in the memory of the device."""
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """Peak bytes of one forward: ``linear * pixels + quadratic * pixels**2 + constant`` per batch item.
+
+    ``pixels`` is the LR pixel count of the tile. ``linear`` covers convolutional feature maps,
+    ``quadratic`` attention matrices over all positions, ``constant`` fixed-size buffers.
+    """
+
+    linear: float
+    quadratic: float = 0.0
+    constant: float = 0.0
+
+    def bytes_for(self, height: int, width: int, batch: int = 1) -> float:
+        pixels = float(height) * float(width)
+        per_item = self.linear * pixels + self.quadratic * pixels * pixels + self.constant
+        return SAFETY_FACTOR * batch * per_item
+
+
+def memory_model_for(arch: str | None, scale: int, config: Mapping[str, Any], element_size: int) -> MemoryModel:
+    """The :class:`MemoryModel` of ``arch`` at ``scale`` with hyperparameters ``config``.
+
+    Counts are activation elements per LR pixel. The upsampler tail dominates at x4: its last conv
+    output (``4 * n_feats`` channels at half the output resolution) and the pixel-shuffled result
+    (``n_feats`` channels at full resolution) are alive together, ``2 * s**2 * n_feats`` per LR pixel.
+    An unknown arch (a user's module) is costed like RCAN at its default width.
+    """
+    arch = (arch or "rcan").lower()
+    image_elements = 3 * (1 + 2 * scale * scale)  # input, output, and the float copy made on the way out
+    if arch == "bicubic":
+        # imresize works in float64 and keeps the input, the half-resized and the resized planes.
+        return MemoryModel(linear=8.0 * 3 * (1 + scale + scale * scale) * 2)
+    if arch == "rdn":
+        g0, depth, convs, growth = (config.get(k, d) for k, d in (("G0", 64), ("D", 16), ("C", 8), ("G", 64)))
+        body = depth * g0 + g0 + convs * growth + 2 * g0  # every block's output is kept for global fusion
+        return MemoryModel(linear=element_size * (body + 2 * scale * scale * g0 + image_elements))
+    n_feats = int(config.get("n_feats", 64))
+    tail = 2 * scale * scale * n_feats
+    if arch == "san":
+        # Each quadrant attends from all its positions to its 2x2-pooled positions: (N/4) x (N/16) logits per
+        # quadrant, four quadrants run one after another, and the softmax keeps a copy.
+        return MemoryModel(
+            linear=element_size * (8 * n_feats + tail + image_elements),
+            quadratic=element_size * 2 / 64,
+        )
+    if arch == "rnan":
+        # The mask branch keeps an encoder-decoder's worth of maps; its non-local block works in bands of a
+        # fixed size (see restore.blocks.nonlocal_attention).
+        return MemoryModel(linear=element_size * (12 * n_feats + tail + image_elements), constant=2 * 64 * 2**20)
+    return MemoryModel(linear=element_size * (6 * n_feats + tail + image_elements))
+
+
+def _meminfo_available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:
+    try:
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def free_memory_bytes(device: torch.device) -> int:
+    """Bytes a forward on ``device`` can still allocate.
+
+    CUDA: the driver's free memory plus what torch's caching allocator holds but does not use. MPS: the
+    recommended working set minus what the driver has allocated. CPU (and any fallback): MemAvailable from
+    /proc/meminfo, or 4 GiB when it cannot be read (psutil is not a dependency).
+    """
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(free + cached)
+    if device.type == "mps" and hasattr(torch.mps, "recommended_max_memory"):
+        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+    available = _meminfo_available_bytes()
+    return available if available is not None else 4 * 2**30
+
+
+def auto_tile_size(
+    height: int,
+    width: int,
+    memory: MemoryModel,
+    free_bytes: int,
+    *,
+    batch: int = 1,
+    reserved_bytes: int = 0,
+    device_type: str = "cpu",
+) -> int | None:
+    """The tile side for an (H, W) LR input, or None when the whole input fits in one forward.
+
+    The budget is a fraction of ``free_bytes`` (0.7 on accelerators, 0.5 on the CPU, which other
+    programs share) less ``reserved_bytes`` (what the caller will allocate besides the forward, such as
+    the host output on the CPU). The tile is the largest multiple of 16 whose forward fits, and never
+    less than 16: below that the retry on out-of-memory takes over.
+    """
+    fraction = CPU_BUDGET_FRACTION if device_type == "cpu" else CUDA_BUDGET_FRACTION
+    budget = fraction * free_bytes - reserved_bytes
+    if memory.bytes_for(height, width, batch) <= budget:
+        return None
+    # Solve quadratic * T**4 + linear * T**2 + constant <= budget / (safety * batch) for T.
+    per_item = budget / (SAFETY_FACTOR * batch) - memory.constant
+    if per_item <= 0:
+        return MIN_TILE
+    if memory.quadratic > 0:
+        pixels = (-memory.linear + math.sqrt(memory.linear**2 + 4 * memory.quadratic * per_item)) / (
+            2 * memory.quadratic
+        )
+    else:
+        pixels = per_item / memory.linear
+    side = int(math.sqrt(max(pixels, 0.0))) // TILE_ALIGNMENT * TILE_ALIGNMENT
+    return max(MIN_TILE, side)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure (CUDA, MPS or the CPU allocator) rather than a bug."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    if isinstance(error, (RuntimeError, MemoryError)):
+        message = str(error).lower()
+        return isinstance(error, MemoryError) or any(text in message for text in _OOM_MESSAGES)
+    return False
