@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "weights": ("restore.cli.weights", "fetch and convert pinned backbone weights (LPIPS / VGG16)"),
     "train": ("restore.cli.train", "train a network from an options file, with exact resume"),
     "upscale": ("restore.cli.upscale", "upscale image files, folders and globs (or --demo) with a zoo model"),
+    "train-style": ("restore.cli.train_style", "train a SANet style-transfer model from an options file"),
+    "stylize": ("restore.cli.stylize", "transfer the style of paintings onto images (SANet)"),
 }
 
 

@@ -1,0 +1,118 @@
+"""``restore stylize CONTENT... --style S... -o OUTDIR``: SANet style transfer over files and folders."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from restore.errors import RestoreError
+
+HELP = "Transfer the style of one or more style images onto content images (every content x style pair, or --mix)."
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("content", nargs="+", help="content images or folders of images")
+    parser.add_argument("--style", nargs="+", required=True, help="style images or folders of images")
+    parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    parser.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours (chroma)")
+    parser.add_argument("--mix", action="store_true", help="blend all styles into one output per content")
+    parser.add_argument("--style-weights", help="comma-separated weights for --mix, e.g. 0.7,0.3")
+    parser.add_argument("--size", type=int, help="resize so the long side is N pixels (default: keep the size)")
+    parser.add_argument("--model", help="style model file (default: models/sanet-vgg16.safetensors)")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    parser.add_argument("--quiet", action="store_true", help="print only failures")
+
+
+def expand_images(items: list[str]) -> list[Path]:
+    """Files as given, folders expanded to their images (sorted); a missing path is kept to fail later."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            paths.append(path)
+    return paths
+
+
+def _parse_weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise RestoreError(f"--style-weights expects numbers separated by commas, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from restore.io.image import read_image, write_image
+    from restore.style.models import load_style_model
+    from restore.style.stylize import stylize
+
+    contents, styles = expand_images(args.content), expand_images(args.style)
+    if not contents or not styles:
+        raise RestoreError("no content or no style images found")
+    weights = _parse_weights(args.style_weights)
+    if weights is not None and not args.mix:
+        raise RestoreError("--style-weights needs --mix")
+    output_dir = Path(args.output)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    model = load_style_model(args.model)
+
+    style_images: dict[Path, object] = {}
+    failures: list[str] = []
+    for path in styles:
+        try:
+            style_images[path] = read_image(path)
+        except RestoreError as exc:
+            failures.append(f"{path}: {_reason(exc, path)}")
+            print(f"failed: {failures[-1]}", file=sys.stderr)
+    usable = [path for path in styles if path in style_images]
+
+    jobs: list[tuple[Path, list[Path], Path]] = []
+    for content in contents:
+        if args.mix:
+            if usable:
+                name = f"{content.stem}_{'+'.join(p.stem for p in usable)}.png"
+                jobs.append((content, usable, output_dir / name))
+        else:
+            jobs += [(content, [style], output_dir / f"{content.stem}_{style.stem}.png") for style in usable]
+
+    written = skipped = 0
+    for content, job_styles, target in jobs:
+        if target.exists() and not args.overwrite:
+            skipped += 1
+            continue
+        try:
+            result = stylize(
+                content,
+                [style_images[p] for p in job_styles],
+                alpha=args.alpha,
+                preserve_color=args.preserve_color,
+                style_weights=weights,
+                size=args.size,
+                model=model,
+            )
+            write_image(target, result)
+        except (RestoreError, ValueError) as exc:
+            failures.append(f"{content} x {'+'.join(p.name for p in job_styles)}: {_reason(exc, content)}")
+            print(f"failed: {failures[-1]}", file=sys.stderr)
+            continue
+        written += 1
+        if not args.quiet:
+            print(f"wrote {target}")
+    if not args.quiet:
+        print(f"{written} written, {skipped} skipped (exist; --overwrite to replace), {len(failures)} failed")
+    if failures:
+        print("failures:\n" + "\n".join(f"  {f}" for f in failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _reason(error: Exception, path: Path) -> str:
+    """The error's first line without a repeated ``<path>: `` prefix."""
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    prefix = f"{path}: "
+    return text[len(prefix):] if text.startswith(prefix) else text

@@ -1,0 +1,43 @@
+"""SANet's training losses (paper eq. 6-9): content, style, and the two identity losses."""
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor
+
+from restore.blocks.style_attention import mean_variance_norm
+
+
+def channel_mean_std(features: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and sqrt(unbiased var + eps), as the official ``calc_mean_std``.
+
+    Shape: (B, C, H, W) -> (B, C), (B, C).
+    """
+    flat = features.flatten(2)
+    return flat.mean(dim=2), (flat.var(dim=2) + eps).sqrt()
+
+
+def content_loss(output: list[Tensor], content: list[Tensor]) -> Tensor:
+    """MSE of the mean-variance-normalised relu4_1 and relu5_1 maps (taps 3 and 4)."""
+    return sum(
+        F.mse_loss(mean_variance_norm(output[tap]), mean_variance_norm(content[tap])) for tap in (3, 4)
+    )
+
+
+def style_loss(output: list[Tensor], style: list[Tensor]) -> Tensor:
+    """Sum over relu1_1 .. relu5_1 of the MSE between channel means plus between channel stds."""
+    total = 0.0
+    for out_tap, style_tap in zip(output, style):
+        out_mean, out_std = channel_mean_std(out_tap)
+        style_mean, style_std = channel_mean_std(style_tap)
+        total = total + F.mse_loss(out_mean, style_mean) + F.mse_loss(out_std, style_std)
+    return total
+
+
+def identity_pixel_loss(reconstruction: Tensor, image: Tensor) -> Tensor:
+    """λ_identity1 term: MSE between I_cc and I_c (or I_ss and I_s) in pixel space."""
+    return F.mse_loss(reconstruction, image)
+
+
+def identity_feature_loss(reconstruction: list[Tensor], image: list[Tensor]) -> Tensor:
+    """λ_identity2 term: summed MSE over all five taps between the reconstruction's and the image's."""
+    return sum(F.mse_loss(a, b) for a, b in zip(reconstruction, image))

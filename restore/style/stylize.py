@@ -1,0 +1,172 @@
+"""``stylize``: SANet style transfer of one content image, with alpha, colour preservation, style mixing
+and per-region styles.
+
+Everything that blends happens on the transformed relu4_1-resolution features, before the decoder:
+
+- alpha: ``alpha · T(c, s) + (1 - alpha) · T(c, c)`` (alpha 0 is the content's own reconstruction);
+- several styles: ``Σ_k w_k · T(c, s_k)`` with the weights normalised to sum 1;
+- masks: ``Σ_k m_k · T(c, s_k)`` with the masks area-averaged to feature resolution and normalised per
+  position, so each region is decoded from its own style's features.
+
+Colour preservation keeps the content's chroma: the output's BT.601 luma with the content's Cb and Cr.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+
+from restore.archs.sanet import IMAGE_MULTIPLE, SANet, pad_to_multiple
+from restore.errors import DataError
+from restore.io.image import read_image
+from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+ImageInput = Union[str, os.PathLike, np.ndarray]
+MaskInput = Union[np.ndarray, Sequence[np.ndarray]]
+
+# Without ``size``, styles larger than this are scaled down: style attention costs memory and time in
+# proportion to the style's pixel count, and the brushwork is already resolved at this size.
+STYLE_MAX_SIDE = 1024
+
+
+def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
+    if isinstance(image, (str, os.PathLike)):
+        array = read_image(image)
+    else:
+        array = np.asarray(image)
+        if array.dtype != np.uint8:
+            raise DataError(f"{role} array must be uint8, got {array.dtype}")
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3):
+        raise DataError(f"{role} must be (H, W, 3) or greyscale, got shape {array.shape}")
+    if array.shape[0] < 2 or array.shape[1] < 2:
+        raise DataError(f"{role} is too small ({array.shape[0]}x{array.shape[1]}); at least 2x2 pixels")
+    return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
+
+
+def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
+    height, width = array.shape[:2]
+    factor = long_side / max(height, width)
+    size = (max(2, round(width * factor)), max(2, round(height * factor)))
+    if size == (width, height):
+        return array
+    return np.array(Image.fromarray(array).resize(size, Image.BICUBIC))
+
+
+def _to_tensor(array: np.ndarray, device: torch.device) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float().div(255.0).to(device)
+
+
+def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feature_shape: tuple[int, int]) -> Tensor:
+    """Per-style weights at feature resolution, summing to 1 at every position. Shape: -> (K, 1, h, w)."""
+    if isinstance(mask, np.ndarray) and mask.ndim == 2 and np.issubdtype(mask.dtype, np.integer):
+        labels = torch.from_numpy(mask.astype(np.int64))
+        if labels.min() < 0 or labels.max() >= n_styles:
+            raise ValueError(f"mask labels must lie in [0, {n_styles - 1}] for {n_styles} styles")
+        masks = F.one_hot(labels, n_styles).permute(2, 0, 1).float()
+    else:
+        masks = torch.stack([torch.as_tensor(np.asarray(m, dtype=np.float32)) for m in mask])
+        if masks.dim() != 3 or masks.shape[0] != n_styles:
+            raise ValueError(f"give one (H, W) mask per style: {n_styles} styles, masks of shape {tuple(masks.shape)}")
+    if tuple(masks.shape[1:]) != shape:
+        raise ValueError(f"mask size {tuple(masks.shape[1:])} differs from the content size {shape}")
+    padded = pad_to_multiple(masks[None], IMAGE_MULTIPLE)
+    pooled = F.adaptive_avg_pool2d(padded, feature_shape)[0].clamp_min(0)
+    total = pooled.sum(dim=0, keepdim=True)
+    # Positions no mask covers fall back to an even mix instead of decoding zero features.
+    pooled = torch.where(total > 0, pooled / total.clamp_min(1e-12), torch.full_like(pooled, 1.0 / n_styles))
+    return pooled[:, None]
+
+
+def _normalised_weights(style_weights: Sequence[float] | None, n_styles: int) -> list[float]:
+    if style_weights is None:
+        return [1.0 / n_styles] * n_styles
+    weights = [float(w) for w in style_weights]
+    if len(weights) != n_styles:
+        raise ValueError(f"{len(weights)} style weights for {n_styles} styles")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("style weights must be non-negative with a positive sum")
+    return [w / sum(weights) for w in weights]
+
+
+def _preserve_colour(output: Tensor, content: Tensor) -> Tensor:
+    """Output luma with content chroma. Shape: (1, 3, H, W) x2 in [0, 255] -> (1, 3, H, W)."""
+    output_ycc, content_ycc = rgb_to_ycbcr(output), rgb_to_ycbcr(content)
+    return ycbcr_to_rgb(torch.cat([output_ycc[:, :1], content_ycc[:, 1:]], dim=1))
+
+
+def _resolve_model(model: SANet | str | os.PathLike | None) -> SANet:
+    if isinstance(model, SANet):
+        return model
+    from restore.style.models import load_style_model
+
+    return load_style_model(model)
+
+
+def stylize(
+    content: ImageInput,
+    style_or_styles: ImageInput | Sequence[ImageInput],
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+    style_weights: Sequence[float] | None = None,
+    mask: MaskInput | None = None,
+    size: int | None = None,
+    model: SANet | str | os.PathLike | None = None,
+) -> np.ndarray:
+    """Render ``content`` in the style of one or several style images; return uint8 (H, W, 3).
+
+    ``content`` and styles are uint8 arrays (H, W, 3), greyscale arrays, or image paths. ``alpha`` in
+    [0, 1] blends stylised and reconstructed content features. ``style_weights`` mixes several styles
+    (default: equal); ``mask`` instead gives each style a region: an (H, W) int label map (label k ->
+    style k) or a list of (H, W) float masks, one per style. ``size`` resizes the content so its long
+    side is ``size`` (styles too); otherwise the content keeps its size and styles longer than
+    ``STYLE_MAX_SIDE`` are scaled down. ``model``: a SANet, a style-model file, or None for the default
+    zoo model (WeightsError, saying how to get it, when absent).
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if mask is not None and style_weights is not None:
+        raise ValueError("give either style_weights (a global mix) or mask (one style per region), not both")
+    is_single = isinstance(style_or_styles, (str, os.PathLike, np.ndarray))
+    style_inputs = [style_or_styles] if is_single else list(style_or_styles)
+    if not style_inputs:
+        raise ValueError("at least one style image is needed")
+    content_array = _as_rgb_uint8(content, "content")
+    if size is not None:
+        content_array = _resize_long_side(content_array, size)
+    style_arrays = []
+    for index, style in enumerate(style_inputs):
+        array = _as_rgb_uint8(style, f"style {index}" if not isinstance(style, (str, os.PathLike)) else str(style))
+        limit = size if size is not None else min(STYLE_MAX_SIDE, max(array.shape[:2]))
+        style_arrays.append(_resize_long_side(array, limit))
+    network = _resolve_model(model)
+    device = next(network.parameters()).device
+    height, width = content_array.shape[:2]
+
+    with torch.inference_mode():
+        content_image = _to_tensor(content_array, device)
+        content_taps = network.encode_padded(content_image)
+        features = 0.0
+        if alpha > 0:
+            stylised = [network.transform(content_taps, network.encode(_to_tensor(s, device))) for s in style_arrays]
+            if mask is not None:
+                weights = _region_weights(mask, len(stylised), (height, width), tuple(stylised[0].shape[-2:]))
+                mixed = sum(w.to(device) * f for w, f in zip(weights, stylised))
+            else:
+                mixed = sum(w * f for w, f in zip(_normalised_weights(style_weights, len(stylised)), stylised))
+            features = alpha * mixed
+        if alpha < 1:
+            features = features + (1.0 - alpha) * network.transform(content_taps, content_taps)
+        output = network.decode(features, (height, width)).clamp(0, 1) * 255.0
+        if preserve_color:
+            output = _preserve_colour(output, content_image * 255.0)
+        pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+    return pixels

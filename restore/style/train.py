@@ -1,0 +1,246 @@
+"""SANet training (paper recipe: content 1, style 3, identity 50 and 1) with exact resume.
+
+Options come from a YAML recipe (``options/sanet-vgg16.yml``) parsed into dataclasses. The run folder
+``runs/<name>/`` holds ``checkpoint.pt`` (network, optimiser, iteration, wall time; written atomically
+every ``checkpoint.every_seconds``), ``log.jsonl`` (losses) and ``split.json`` (the held-out lists).
+The batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])`` and the learning rate is
+a function of t, so a resumed run continues exactly as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from restore.errors import RestoreError
+from restore.paths import REPO_ROOT, data_root
+from restore.style import losses
+from restore.style.build import build_sanet
+from restore.style.data import batch_tensor, list_images, load_bank, split_holdout
+
+
+@dataclass
+class StyleDataOptions:
+    content: list[str] = field(
+        default_factory=lambda: ["train/T91", "train/BSD200", "train/photos", "style/content"]
+    )
+    style: list[str] = field(default_factory=lambda: ["style/style"])
+    resize_short: int = 256
+    crop: int = 128
+    batch_size: int = 4
+    holdout_every: int = 10
+
+
+@dataclass
+class LossWeights:
+    content: float = 1.0
+    style: float = 3.0
+    identity1: float = 50.0
+    identity2: float = 1.0
+
+
+@dataclass
+class StyleTrainOptions:
+    iterations: int = 160000
+    lr: float = 1e-4
+    lr_decay: float = 5e-5  # official: lr / (1 + lr_decay * iteration)
+    seed: int = 0
+    weights: LossWeights = field(default_factory=LossWeights)
+
+
+@dataclass
+class StyleOptions:
+    name: str
+    task: str = "style"
+    encoder: str = "vgg16"
+    data: StyleDataOptions = field(default_factory=StyleDataOptions)
+    train: StyleTrainOptions = field(default_factory=StyleTrainOptions)
+    threads: int = 0  # 0: torch's default
+    checkpoint_every_seconds: int = 120
+    log_every: int = 10
+    runs_dir: str = "runs"
+
+    @property
+    def run_dir(self) -> Path:
+        return REPO_ROOT / self.runs_dir / self.name
+
+
+def _build(cls, values: dict, where: str):
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise RestoreError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    nested = {"data": StyleDataOptions, "train": StyleTrainOptions, "weights": LossWeights}
+    built = {
+        key: _build(nested[key], value, f"{where}.{key}") if key in nested else value
+        for key, value in values.items()
+    }
+    return cls(**built)
+
+
+def load_style_options(path: str | os.PathLike) -> StyleOptions:
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    if values.get("task", "style") != "style":
+        raise RestoreError(f"{path}: task is {values.get('task')!r}, expected 'style'")
+    if "name" not in values:
+        raise RestoreError(f"{path}: 'name' is required")
+    return _build(StyleOptions, values, str(path))
+
+
+class StyleTrainer:
+    def __init__(self, options: StyleOptions, data_root_path: Path | None = None, log: Callable[[str], None] = print):
+        self.options = options
+        self.log = log
+        if options.threads:
+            torch.set_num_threads(options.threads)
+        root = data_root(data_root_path)
+        data = options.data
+        contents, held_contents = split_holdout(list_images(root, data.content), data.holdout_every)
+        styles, held_styles = split_holdout(list_images(root, data.style), data.holdout_every)
+        self.split = {
+            "content_train": len(contents),
+            "style_train": len(styles),
+            "content_held_out": held_contents,
+            "style_held_out": held_styles,
+        }
+        self.contents = load_bank(root, contents, data.resize_short, log)
+        self.styles = load_bank(root, styles, data.resize_short, log)
+        self.network = build_sanet(options.encoder)
+        self.network.transformer.train()
+        self.network.decoder.train()
+        trainable = list(self.network.transformer.parameters()) + list(self.network.decoder.parameters())
+        self.optimizer = torch.optim.Adam(trainable, lr=options.train.lr)
+        self.iteration = 0
+        self.wall_seconds = 0.0
+        options.run_dir.mkdir(parents=True, exist_ok=True)
+        (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.options.run_dir / "checkpoint.pt"
+
+    @property
+    def log_path(self) -> Path:
+        return self.options.run_dir / "log.jsonl"
+
+    def learning_rate(self, iteration: int) -> float:
+        train = self.options.train
+        return train.lr / (1.0 + train.lr_decay * iteration)
+
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        data = self.options.data
+        rng = np.random.default_rng([self.options.train.seed, iteration])
+        content = batch_tensor(self.contents, data.batch_size, data.crop, rng)
+        style = batch_tensor(self.styles, data.batch_size, data.crop, rng)
+        return content, style
+
+    def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """One optimiser step. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
+        network, weights = self.network, self.options.train.weights
+        with torch.no_grad():
+            content_taps = network.encode(content)
+            style_taps = network.encode(style)
+        stylised = network.decode(network.transform(content_taps, style_taps))
+        content_identity = network.decode(network.transform(content_taps, content_taps))
+        style_identity = network.decode(network.transform(style_taps, style_taps))
+        # The encoder is frozen, but gradients must flow through it to the decoded images.
+        stylised_taps = network.encode(stylised)
+        loss_content = losses.content_loss(stylised_taps, content_taps)
+        loss_style = losses.style_loss(stylised_taps, style_taps)
+        loss_identity1 = losses.identity_pixel_loss(content_identity, content) + losses.identity_pixel_loss(
+            style_identity, style
+        )
+        loss_identity2 = losses.identity_feature_loss(
+            network.encode(content_identity), content_taps
+        ) + losses.identity_feature_loss(network.encode(style_identity), style_taps)
+        total = (
+            weights.content * loss_content
+            + weights.style * loss_style
+            + weights.identity1 * loss_identity1
+            + weights.identity2 * loss_identity2
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        return {
+            "total": total.item(),
+            "content": loss_content.item(),
+            "style": loss_style.item(),
+            "identity1": loss_identity1.item(),
+            "identity2": loss_identity2.item(),
+        }
+
+    def save_checkpoint(self) -> Path:
+        state = {
+            "iteration": self.iteration,
+            "wall_seconds": self.wall_seconds,
+            "transformer": self.network.transformer.state_dict(),
+            "decoder": self.network.decoder.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "options": dataclasses.asdict(self.options),
+        }
+        partial = self.checkpoint_path.with_suffix(".pt.partial")
+        torch.save(state, partial)
+        partial.replace(self.checkpoint_path)
+        return self.checkpoint_path
+
+    def resume(self, path: str | os.PathLike | None = None) -> bool:
+        """Restore the run's checkpoint (or ``path``); False when there is none. Later log lines are dropped."""
+        path = Path(path) if path else self.checkpoint_path
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.network.transformer.load_state_dict(state["transformer"], strict=True)
+        self.network.decoder.load_state_dict(state["decoder"], strict=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.iteration = state["iteration"]
+        self.wall_seconds = state["wall_seconds"]
+        if self.log_path.is_file():
+            kept = [
+                line
+                for line in self.log_path.read_text().splitlines()
+                if line and json.loads(line)["iteration"] <= self.iteration
+            ]
+            self.log_path.write_text("".join(f"{line}\n" for line in kept))
+        self.log(f"resumed {path} at iteration {self.iteration}")
+        return True
+
+    def train(self, iterations: int | None = None, max_minutes: float | None = None) -> dict:
+        """Train until ``iterations`` (default: the recipe's) or ``max_minutes`` of wall time have passed."""
+        stop = min(iterations or self.options.train.iterations, self.options.train.iterations)
+        started = time.monotonic()
+        last_save = started
+        base_wall = self.wall_seconds
+        record: dict = {}
+        while self.iteration < stop:
+            if max_minutes is not None and time.monotonic() - started > max_minutes * 60:
+                break
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate(self.iteration)
+            content, style = self.batch(self.iteration)
+            values = self.step(content, style)
+            self.iteration += 1
+            self.wall_seconds = base_wall + time.monotonic() - started
+            if self.iteration % self.options.log_every == 0 or self.iteration == 1:
+                record = {"iteration": self.iteration, "wall_seconds": round(self.wall_seconds, 1), **values}
+                with self.log_path.open("a") as stream:
+                    stream.write(json.dumps(record) + "\n")
+                self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            if time.monotonic() - last_save > self.options.checkpoint_every_seconds:
+                self.save_checkpoint()
+                last_save = time.monotonic()
+        self.save_checkpoint()
+        return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
+
+
+def hardware_description() -> str:
+    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"

@@ -1,0 +1,291 @@
+"""SANet style transfer: official module fixtures and layouts, any-size inputs, the stylize options
+(alpha, masks, colour preservation, style mixing), clear errors, the CLI, and exact training resume."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from restore.archs.sanet import NormalisedVGG19, SANet, Transform, official_decoder
+from restore.blocks.style_attention import StyleAttention
+from restore.checkpoint import CheckpointError
+from restore.errors import DataError, WeightsError
+from restore.metrics.color import rgb_to_ycbcr
+from restore.style.build import build_sanet, load_official_sanet
+from restore.style.stylize import stylize
+
+
+def _fixture(conformance_dir: Path, name: str) -> dict[str, Tensor]:
+    return load_file(str(conformance_dir / "fixtures" / f"{name}.safetensors"))
+
+
+def _state(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {key[len("state_dict."):]: value for key, value in tensors.items() if key.startswith("state_dict.")}
+
+
+def _assert_close(actual: Tensor, reference: Tensor, relative: float = 1e-5) -> None:
+    error = (actual - reference).abs().max().item()
+    assert error <= relative * reference.abs().max().item(), f"max error {error}"
+
+
+def _manifest(conformance_dir: Path, name: str) -> dict:
+    return json.loads((conformance_dir / "manifests" / f"sanet_{name}.json").read_text())
+
+
+def _random_state(manifest: dict, seed: int) -> dict[str, Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    return {key: torch.randn(shape, generator=generator) * 0.05 for key, shape, _ in manifest["state_dict"]}
+
+
+def _deterministic_model(seed: int = 0) -> SANet:
+    """Random VGG-16 SANet (no backbone download) whose output sits mid-range, so clamping hides nothing."""
+    torch.manual_seed(seed)
+    network = build_sanet("vgg16", encoder_weights=False)
+    with torch.no_grad():
+        # He initialisation keeps activations from fading through the ~30 random layers.
+        for module in network.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                module.bias.zero_()
+        network.decoder[-1].weight.mul_(0.01)
+        network.decoder[-1].bias.fill_(0.5)
+    return network
+
+
+def _image(height: int, width: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    low = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3)).astype(np.float32)
+    smooth = np.kron(low, np.ones((8, 8, 1)))[:height, :width]
+    return np.clip(smooth + rng.normal(0, 12, smooth.shape), 0, 255).astype(np.uint8)
+
+
+def test_style_attention_matches_official_fixture(conformance_dir: Path) -> None:
+    tensors = _fixture(conformance_dir, "sanet_sanet_module")
+    block = StyleAttention(32)
+    block.load_state_dict(_state(tensors), strict=True)
+    with torch.no_grad():
+        _assert_close(block(tensors["content"], tensors["style"]), tensors["output"])
+
+
+def _fixture_transform(conformance_dir: Path) -> tuple[Transform, dict[str, Tensor]]:
+    tensors = _fixture(conformance_dir, "sanet_transform_module")
+    transform = Transform(32)
+    transform.load_state_dict(_state(tensors), strict=True)
+    return transform, tensors
+
+
+def test_transform_matches_official_fixture(conformance_dir: Path) -> None:
+    transform, t = _fixture_transform(conformance_dir)
+    with torch.no_grad():
+        output = transform(t["content4_1"], t["style4_1"], t["content5_1"], t["style5_1"])
+    _assert_close(output, t["output"])
+
+
+def test_transform_odd_relu4_1_crops_the_upsampled_relu5_1_branch(conformance_dir: Path) -> None:
+    transform, t = _fixture_transform(conformance_dir)
+    torch.manual_seed(1)
+    content4_1, content5_1 = torch.rand(2, 32, 13, 14) * 2, torch.rand(2, 32, 7, 7) * 2
+    with torch.no_grad():
+        output = transform(content4_1, t["style4_1"], content5_1, t["style5_1"])
+        coarse = torch.nn.functional.interpolate(transform.sanet5_1(content5_1, t["style5_1"]), scale_factor=2)
+        merged = transform.sanet4_1(content4_1, t["style4_1"]) + coarse[..., :13, :14]
+        expected = transform.merge_conv(torch.nn.functional.pad(merged, (1, 1, 1, 1), mode="reflect"))
+    assert output.shape == (2, 32, 13, 14)
+    torch.testing.assert_close(output, expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [("vgg_normalised", NormalisedVGG19), ("decoder", official_decoder), ("transformer", Transform)],
+)
+def test_official_layouts_match_manifests(conformance_dir: Path, name: str, module) -> None:
+    manifest = _manifest(conformance_dir, name)
+    built = module()
+    assert [[k, list(v.shape)] for k, v in built.state_dict().items()] == [
+        [key, shape] for key, shape, _ in manifest["state_dict"]
+    ]
+    assert sum(p.numel() for p in built.parameters()) == manifest["n_params"]
+    if "layers" in manifest:
+        assert [repr(child) for child in built] == [text for _, text in manifest["layers"]]
+
+
+def test_official_files_load_strictly_and_run_at_odd_sizes(conformance_dir: Path) -> None:
+    states = {name: _random_state(_manifest(conformance_dir, name), seed) for seed, name in
+              enumerate(("vgg_normalised", "decoder", "transformer"))}
+    network = load_official_sanet(
+        build_sanet("vgg19_official"), states["vgg_normalised"], states["decoder"], states["transformer"]
+    )
+    for key, value in states["transformer"].items():
+        assert torch.equal(network.transformer.state_dict()[key], value)
+    # 104 x 112 gives a 13 x 14 relu4_1, the size the official code fails on; 37 x 51 is not a multiple of 8.
+    for height, width in ((104, 112), (37, 51)):
+        with torch.no_grad():
+            output = network(torch.rand(1, 3, height, width), torch.rand(1, 3, 29, 44))
+        assert output.shape == (1, 3, height, width)
+        assert torch.isfinite(output).all()
+    missing = dict(states["decoder"])
+    missing.pop("28.bias")
+    with pytest.raises(CheckpointError, match="28.bias"):
+        load_official_sanet(build_sanet("vgg19_official"), states["vgg_normalised"], missing, states["transformer"])
+
+
+def test_even_sizes_take_the_unpadded_path() -> None:
+    network = _deterministic_model()
+    content, style = torch.rand(1, 3, 64, 80), torch.rand(1, 3, 48, 48)
+    with torch.no_grad():
+        taps_content, taps_style = network.encoder.taps(content), network.encoder.taps(style)
+        direct = network.decoder(network.transformer(taps_content[3], taps_style[3], taps_content[4], taps_style[4]))
+        torch.testing.assert_close(network(content, style), direct, rtol=0, atol=0)
+
+
+def test_alpha_zero_decodes_the_content_self_transform() -> None:
+    network = _deterministic_model()
+    content, style = _image(40, 56, 1), _image(32, 32, 2)
+    output = stylize(content, style, alpha=0.0, model=network)
+    with torch.no_grad():
+        image = torch.from_numpy(content).permute(2, 0, 1)[None].float() / 255
+        taps = network.encode_padded(image)
+        expected = network.decode(network.transform(taps, taps), (40, 56)).clamp(0, 1) * 255
+    expected = expected[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+    assert output.shape == (40, 56, 3)
+    assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
+    assert not np.array_equal(output, stylize(content, style, alpha=1.0, model=network))
+
+
+def test_mask_routes_each_style_to_its_region() -> None:
+    network = _deterministic_model()
+    content, style_a, style_b = _image(64, 128, 3), _image(48, 48, 4), _image(48, 48, 5)
+    labels = np.zeros((64, 128), dtype=np.int64)
+    labels[:, 64:] = 1
+    routed = stylize(content, [style_a, style_b], mask=labels, model=network).astype(int)
+    only_a = stylize(content, style_a, model=network).astype(int)
+    only_b = stylize(content, style_b, model=network).astype(int)
+    # Beyond the decoder's receptive field (~26 px at relu4_1 / 8) each region is its own style's output.
+    assert np.abs(routed[:, :24] - only_a[:, :24]).max() <= 1
+    assert np.abs(routed[:, 104:] - only_b[:, 104:]).max() <= 1
+    assert np.abs(only_a[:, :24] - only_b[:, :24]).max() > 5
+    soft = [(labels == 0).astype(np.float32), (labels == 1).astype(np.float32)]
+    assert np.array_equal(stylize(content, [style_a, style_b], mask=soft, model=network), routed.astype(np.uint8))
+
+
+def test_style_weights_select_and_mix() -> None:
+    network = _deterministic_model()
+    content, style_a, style_b = _image(32, 40, 6), _image(32, 32, 7), _image(32, 32, 8)
+    only_a = stylize(content, style_a, model=network)
+    assert np.array_equal(stylize(content, [style_a, style_b], style_weights=[1, 0], model=network), only_a)
+    with pytest.raises(ValueError, match="style weights"):
+        stylize(content, [style_a, style_b], style_weights=[1], model=network)
+
+
+def test_preserve_color_keeps_the_content_chroma() -> None:
+    network = _deterministic_model()
+    # Photo-like, moderately saturated colours: with the output's luma they stay inside the RGB gamut.
+    content = (0.3 * _image(48, 64, 9) + 0.7 * 128).astype(np.uint8)
+    style = _image(40, 40, 10)
+    output = stylize(content, style, preserve_color=True, model=network)
+    to_ycbcr = lambda a: rgb_to_ycbcr(torch.from_numpy(a).permute(2, 0, 1))  # noqa: E731
+    chroma_error = (to_ycbcr(output)[1:] - to_ycbcr(content)[1:]).abs()
+    # Tolerance: uint8 rounding of R, G, B moves Cb/Cr by < 1; clipping out-of-gamut pixels rarely more.
+    assert chroma_error.mean() < 0.6
+    assert torch.quantile(chroma_error.flatten(), 0.99) < 2.0
+    plain_error = (to_ycbcr(stylize(content, style, model=network))[1:] - to_ycbcr(content)[1:]).abs()
+    assert plain_error.mean() > 3 * chroma_error.mean()
+
+
+def test_size_resizes_the_long_side() -> None:
+    network = _deterministic_model()
+    assert stylize(_image(30, 60, 11), _image(40, 40, 12), size=44, model=network).shape == (22, 44, 3)
+
+
+def test_bad_style_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(DataError, match="broken.png: cannot read image"):
+        stylize(_image(16, 16, 13), bad, model=_deterministic_model())
+
+
+def test_missing_model_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="restore train-style"):
+        stylize(_image(16, 16, 14), _image(16, 16, 15), model=tmp_path / "absent.safetensors")
+
+
+def _vgg16_backbone_or_skip() -> None:
+    from restore.weights.backbones import ensure_backbone
+
+    try:
+        ensure_backbone("vgg16")
+    except WeightsError as exc:
+        pytest.skip(str(exc))
+
+
+def test_cli_round_trip(tmp_path: Path) -> None:
+    _vgg16_backbone_or_skip()
+    from restore.cli import main
+    from restore.io.image import write_image
+    from restore.style.models import export_style_model
+
+    network = _deterministic_model()
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"transformer": network.transformer.state_dict(), "decoder": network.decoder.state_dict()}, checkpoint)
+    model = export_style_model(checkpoint, tmp_path / "model.safetensors", {"name": "test"})
+    assert json.loads(model.with_suffix(".json").read_text())["dtype"] == "float16"
+    contents, styles, out = tmp_path / "contents", tmp_path / "styles", tmp_path / "out"
+    contents.mkdir()
+    styles.mkdir()
+    write_image(contents / "a.png", _image(24, 32, 16))
+    write_image(contents / "b.png", _image(20, 20, 17))
+    write_image(styles / "s1.png", _image(24, 24, 18))
+    write_image(styles / "s2.png", _image(16, 24, 19))
+    (styles / "zz_broken.png").write_bytes(b"garbage")
+    common = ["--style", str(styles), "-o", str(out), "--model", str(model), "--quiet"]
+    assert main(["stylize", str(contents), *common]) == 1  # the broken style fails, the rest is written
+    assert sorted(p.name for p in out.iterdir()) == ["a_s1.png", "a_s2.png", "b_s1.png", "b_s2.png"]
+    stamp = (out / "a_s1.png").stat().st_mtime_ns
+    assert main(["stylize", str(contents / "a.png"), "--style", str(styles / "s1.png"), "-o", str(out),
+                 "--model", str(model), "--quiet"]) == 0
+    assert (out / "a_s1.png").stat().st_mtime_ns == stamp  # existing outputs are skipped
+    assert main(["stylize", str(contents / "a.png"), "--style", str(styles / "s1.png"), str(styles / "s2.png"),
+                 "--mix", "--style-weights", "3,1", "-o", str(out), "--model", str(model), "--quiet"]) == 0
+    assert (out / "a_s1+s2.png").is_file()
+
+
+def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _vgg16_backbone_or_skip()
+    from restore.io.image import write_image
+    from restore.style.train import StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
+
+    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
+    for folder, seed in (("photos", 20), ("paintings", 30)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for index in range(3):
+            write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+    options = StyleOptions(
+        name="tiny",
+        data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
+        train=StyleTrainOptions(iterations=2, lr=1e-3),
+        runs_dir=str(tmp_path / "runs"),
+        log_every=1,
+    )
+    quiet = lambda message: None  # noqa: E731
+
+    torch.manual_seed(0)
+    straight = StyleTrainer(dataclasses.replace(options, name="straight"), tmp_path / "data", log=quiet)
+    straight.train(2)
+    assert straight.split["content_held_out"] == ["photos/0.png"]
+    torch.manual_seed(0)
+    first = StyleTrainer(options, tmp_path / "data", log=quiet)
+    first.train(1)
+    torch.manual_seed(123)  # a different fresh initialisation: everything must come from the checkpoint
+    resumed = StyleTrainer(options, tmp_path / "data", log=quiet)
+    assert resumed.resume()
+    resumed.train(2)
+    for key, value in straight.network.decoder.state_dict().items():
+        torch.testing.assert_close(resumed.network.decoder.state_dict()[key], value, rtol=0, atol=0)
+    logged = [json.loads(line)["iteration"] for line in resumed.log_path.read_text().splitlines()]
+    assert logged == [1, 2]
