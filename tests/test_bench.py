@@ -33,7 +33,8 @@ def bicubic_report(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     """One run shared by the tests that read its outputs: bicubic on Set5 at x4 and x2, Urban100 (absent) named."""
     folder = tmp_path_factory.mktemp("bench")
     argv = ["bench", "--model", "bicubic", "--dataset", "Set5,Urban100", "--scale", "4,2",
-            "--json", str(folder / "scores.json"), "--csv", str(folder / "rows.csv"), "--report", str(folder / "report")]
+            "--json", str(folder / "scores.json"), "--csv", str(folder / "rows.csv"),
+            "--report", str(folder / "report")]
     out, err = StringIO(), StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         assert main(argv) == 0
@@ -103,7 +104,9 @@ def test_self_ensemble_on_bicubic(datasets_dir: Path, tmp_path: Path) -> None:
     assert scores["results"][0]["psnr"] == pytest.approx(28.43, abs=0.03)
 
 
-def test_tiny_card_model_runs_through_bench(datasets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiny_card_model_runs_through_bench(
+    datasets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from restore.archs import build_model
 
     torch.manual_seed(0)
@@ -153,7 +156,8 @@ def test_bad_data_is_named(datasets_dir: Path, tmp_path: Path, capsys: pytest.Ca
 
 
 def test_usage_errors_are_clear(capsys: pytest.CaptureFixture) -> None:
-    assert "unknown dataset 'Set6'" in _error(["bench", "--model", "bicubic", "--dataset", "Set6", "--scale", "4"], capsys)
+    err = _error(["bench", "--model", "bicubic", "--dataset", "Set6", "--scale", "4"], capsys)
+    assert "unknown dataset 'Set6'" in err
     assert "no weights for rcan x4" in _error(["bench", "--model", "rcan", "--dataset", "Set5", "--scale", "4"], capsys)
     assert "--dataset" in _error(["bench", "--model", "bicubic", "--scale", "4"], capsys)
     assert "positive integers" in _error(["bench", "--model", "bicubic", "--dataset", "Set5", "--scale", "x4"], capsys)

@@ -141,7 +141,9 @@ def _params(model: str, scale: int) -> int:
     return count_params(entry.arch, entry.scale, json.dumps(entry.config, sort_keys=True))
 
 
-def _present_sets(names: list[str], data_root: str | os.PathLike | None) -> tuple[list[Dataset], dict[str, str], list[str]]:
+def _present_sets(
+    names: list[str], data_root: str | os.PathLike | None
+) -> tuple[list[Dataset], dict[str, str], list[str]]:
     """The requested sets that are on disk (checked against the registry by counts and sizes), the absent
     ones with their messages, and warnings. A set present but incomplete or altered is an error."""
     present, absent, warnings = [], {}, []
@@ -258,10 +260,8 @@ def run_benchmark(
             try:
                 upscalers[model, scale] = Upscaler(model, scale, _expand_weights(weights, scale), tile=tile,
                                                    self_ensemble=self_ensemble, precision=precision, device=device)
-            except (ValueError, RuntimeError) as exc:
-                if isinstance(exc, RestoreError):
-                    raise
-                raise WeightsError(f"cannot set up {model} x{scale}: {exc}") from exc
+            except ValueError as exc:  # an unavailable device, an invalid tile or precision
+                raise RestoreError(f"cannot set up {model} x{scale}: {exc}") from exc
     any_upscaler = next(iter(upscalers.values()))
     lpips_model, lpips_note = (None, "")
     if lpips:

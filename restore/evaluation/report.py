@@ -64,7 +64,8 @@ def _comparison_table(dataset: str, scale: int, measured: list[SetResult]) -> li
     sources = published_sources()
     lines = [f"### {dataset} x{scale}", "", "| method | PSNR | SSIM | from |", "|---|---|---|---|"]
     for result in measured:
-        lines.append(f"| **{result.model}** (measured here) | **{result.psnr:.2f}** | **{result.ssim:.4f}** | this run |")
+        lines.append(f"| **{result.model}** (measured here) | **{result.psnr:.2f}** | **{result.ssim:.4f}** "
+                     "| this run |")
     rows = sorted(published_scores(dataset, scale), key=lambda row: row.psnr)
     for row in rows:
         ssim = "–" if row.ssim is None else f"{row.ssim:.4f}"
