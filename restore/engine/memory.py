@@ -56,6 +56,8 @@ class MemoryModel:
     linear: float
     quadratic: float = 0.0
     constant: float = 0.0
+    # A side beyond which tiles only get slower, whatever the memory (None: no such limit).
+    max_tile: int | None = None
 
     def bytes_for(self, height: int, width: int, batch: int = 1) -> float:
         pixels = float(height) * float(width)
@@ -74,8 +76,10 @@ def memory_model_for(arch: str | None, scale: int, config: Mapping[str, Any], el
     arch = (arch or "rcan").lower()
     image_elements = 3 * (1 + 2 * scale * scale)  # input, output, and the float copy made on the way out
     if arch == "bicubic":
-        # imresize works in float64 and keeps the input, the half-resized and the resized planes.
-        return MemoryModel(linear=8.0 * 3 * (1 + scale + scale * scale) * 2)
+        # imresize works in float64 and keeps the input, the half-resized and the resized planes. Its dense
+        # (out, in) matrices make a pass cost grow with the tile side: 1888-pixel tiles took 5 minutes on a
+        # 4000x3000 image here, so tiles stay small.
+        return MemoryModel(linear=8.0 * 3 * (1 + scale + scale * scale) * 2, max_tile=256)
     if arch == "rdn":
         g0, depth, convs, growth = (config.get(k, d) for k, d in (("G0", 64), ("D", 16), ("C", 8), ("G", 64)))
         body = depth * g0 + g0 + convs * growth + 2 * g0  # every block's output is kept for global fusion
@@ -135,14 +139,15 @@ def auto_tile_size(
 ) -> int | None:
     """The tile side for an (H, W) LR input, or None when the whole input fits in one forward.
 
-    The budget is a fraction of ``free_bytes`` (0.7 on accelerators, 0.5 on the CPU, which other
+    ``memory.max_tile`` caps the side where larger tiles would only be slower. The budget is a fraction of ``free_bytes`` (0.7 on accelerators, 0.5 on the CPU, which other
     programs share) less ``reserved_bytes`` (what the caller will allocate besides the forward, such as
     the host output on the CPU). The tile is the largest multiple of 16 whose forward fits, and never
     less than 16: below that the retry on out-of-memory takes over.
     """
     fraction = CPU_BUDGET_FRACTION if device_type == "cpu" else CUDA_BUDGET_FRACTION
     budget = fraction * free_bytes - reserved_bytes
-    if memory.bytes_for(height, width, batch) <= budget:
+    within_limit = memory.max_tile is None or max(height, width) <= memory.max_tile
+    if within_limit and memory.bytes_for(height, width, batch) <= budget:
         return None
     # Solve quadratic * T**4 + linear * T**2 + constant <= budget / (safety * batch) for T.
     per_item = budget / (SAFETY_FACTOR * batch) - memory.constant
@@ -155,6 +160,8 @@ def auto_tile_size(
     else:
         pixels = per_item / memory.linear
     side = int(math.sqrt(max(pixels, 0.0))) // TILE_ALIGNMENT * TILE_ALIGNMENT
+    if memory.max_tile is not None:
+        side = min(side, memory.max_tile)
     return max(MIN_TILE, side)
 
 
