@@ -1,0 +1,72 @@
+"""What an app instance allows: the pixel limit, the upload size, the queue and where outputs go.
+
+Every field has an environment variable so a deployment can tune the app without code:
+``RESTORE_APP_MAX_PIXELS``, ``RESTORE_APP_MAX_FILE_SIZE``, ``RESTORE_APP_CONCURRENCY``.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from restore.errors import RestoreError
+
+# 16 MP: a phone photo. Network memory and time grow with the input's pixels times scale², so a
+# public instance wants a limit well below what the file decoder accepts.
+DEFAULT_MAX_PIXELS = 16_000_000
+DEFAULT_MAX_FILE_SIZE = "64mb"
+DEFAULT_CONCURRENCY = 1
+# Previews go to the browser as PNG; the download carries the full resolution.
+PREVIEW_MAX_SIDE = 1600
+
+
+def _output_root() -> Path:
+    # Gradio serves a returned file only from the working directory or the system temp folder.
+    return Path(tempfile.gettempdir()) / "restore-app"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Limits and folders of one app instance.
+
+    Args:
+        max_pixels: the largest width * height accepted for an uploaded image (checked from its header).
+        max_file_size: the largest upload Gradio accepts, as Gradio reads it ("64mb", or bytes).
+        concurrency: how many jobs run at once; the rest wait in the queue.
+        data_root: where the benchmark sets live (None: :func:`restore.paths.data_root`).
+        output_dir: where results are written before the browser downloads them.
+        device: the device the networks run on ("auto", "cpu", "cuda"...).
+    """
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_file_size: str | int = DEFAULT_MAX_FILE_SIZE
+    concurrency: int = DEFAULT_CONCURRENCY
+    data_root: str | None = None
+    output_dir: Path = field(default_factory=_output_root)
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise RestoreError(f"the pixel limit must be positive, got {self.max_pixels}")
+        if self.concurrency < 1:
+            raise RestoreError(f"the concurrency limit must be at least 1, got {self.concurrency}")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> AppConfig:
+        """Defaults, then the ``RESTORE_APP_*`` variables, then ``overrides`` whose value is not None."""
+        values: dict[str, object] = {}
+        env_fields = {
+            "max_pixels": ("RESTORE_APP_MAX_PIXELS", int),
+            "max_file_size": ("RESTORE_APP_MAX_FILE_SIZE", str),
+            "concurrency": ("RESTORE_APP_CONCURRENCY", int),
+        }
+        for name, (variable, parse) in env_fields.items():
+            text = os.environ.get(variable)
+            if text:
+                try:
+                    values[name] = parse(text)
+                except ValueError:
+                    raise RestoreError(f"{variable}={text!r} is not a valid {parse.__name__}") from None
+        values.update({name: value for name, value in overrides.items() if value is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,393 @@
+"""What the app's buttons do, as plain functions over the Python API (no Gradio here, so tests call them).
+
+Each handler takes file paths and plain values, writes its result file under the config's output folder,
+and returns a small dataclass the UI spreads over its components. Failures are RestoreErrors with a
+message for the user; :mod:`restore.app.errors` turns them into messages in the page.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
+from restore.errors import DataError, RestoreError
+from restore.zoo import ZooEntry
+
+__all__ = [
+    "BenchmarkResult", "StyleResult", "UpscaleResult", "benchmark_datasets", "check_pixel_limit",
+    "megapixels", "model_choices", "models_markdown", "parse_tile", "run_benchmark_job", "stylize_image",
+    "style_model_notice", "upscale_image",
+]
+
+# Result folders older than this are removed when a new job starts: the browser has long downloaded them.
+_KEEP_OUTPUTS_SECONDS = 3600
+_EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
+_BENCHMARK_COLUMNS = ["image", "PSNR (dB)", "SSIM", "seconds"]
+
+
+# ---------------------------------------------------------------------------------------------- shared
+
+
+def megapixels(pixels: int) -> str:
+    """A pixel count for people: "16.0 MP", or the exact count below a tenth of a megapixel."""
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
+
+
+def check_pixel_limit(path: str | os.PathLike, max_pixels: int) -> tuple[int, int]:
+    """Refuse an image above ``max_pixels`` from its header, before decoding; return (width, height).
+
+    A file Pillow cannot identify passes here and gets :func:`restore.io.load`'s own message later.
+    """
+    name = Path(path).name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except Image.DecompressionBombError:
+        raise DataError(f"{name} is far too large: this app accepts images up to {megapixels(max_pixels)}") from None
+    except Exception:  # not something Pillow reads: restore.io.load explains what is wrong with it
+        return 0, 0
+    if width * height > max_pixels:
+        raise DataError(
+            f"{name} is {width}x{height} = {megapixels(width * height)}; this app accepts images up to "
+            f"{megapixels(max_pixels)}. Downscale or crop it, or start the app with a higher limit "
+            f"(restore app --max-pixels N, or RESTORE_APP_MAX_PIXELS)."
+        )
+    return width, height
+
+
+def _job_folder(root: Path) -> Path:
+    """A fresh folder for one job's outputs; folders of jobs older than an hour are removed first."""
+    root.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - _KEEP_OUTPUTS_SECONDS
+    for old in root.iterdir():
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue  # another worker removed it first
+    return Path(tempfile.mkdtemp(prefix="job-", dir=root))
+
+
+def _required_path(path: str | os.PathLike | None, what: str) -> Path:
+    if not path:
+        raise DataError(f"upload {what} first")
+    return Path(path)
+
+
+def _display_pixels(pixels: np.ndarray) -> np.ndarray:
+    """Pixels a browser shows: 8-bit RGB or RGBA. Shape: (H, W, 1|2|3|4) uint8/uint16 -> (H, W, 3|4) uint8."""
+    from restore.io.picture import to_8bit
+
+    pixels = to_8bit(pixels)
+    if pixels.shape[2] in (1, 2):
+        colour = np.repeat(pixels[..., :1], 3, axis=2)
+        pixels = colour if pixels.shape[2] == 1 else np.concatenate([colour, pixels[..., 1:]], axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
+    factor = min(1.0, max_side / max(width, height))
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def _resized(pixels: np.ndarray, size: tuple[int, int], method: int) -> np.ndarray:
+    """Shape: (H, W, 3|4) uint8 -> (size[1], size[0], 3|4) uint8."""
+    if (pixels.shape[1], pixels.shape[0]) == size:
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize(size, method))
+
+
+# ---------------------------------------------------------------------------------------------- upscale
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """``before``: the input upscaled with bicubic; ``after``: the model's output. Both are 8-bit previews
+    of one size (the output's, shrunk to fit ``PREVIEW_MAX_SIDE``); ``output_path`` is the full result."""
+
+    before: np.ndarray
+    after: np.ndarray
+    output_path: Path
+    seconds: float
+    summary: str
+
+
+def parse_tile(tile: str | int | None) -> str | int | None:
+    """The UI's tile choice as Upscaler's ``tile``: "auto", "none" (whole image) or a side in pixels."""
+    if tile is None or isinstance(tile, int):
+        return tile
+    text = str(tile).strip().lower()
+    if text in ("auto", ""):
+        return "auto"
+    if text in ("none", "off", "0"):
+        return None
+    try:
+        side = int(text)
+    except ValueError:
+        raise RestoreError(f"tile must be 'auto', 'none' or a size in pixels, got {tile!r}") from None
+    if side < 16:
+        raise RestoreError(f"a tile of {side} pixels is too small; use at least 16 (or 'auto')")
+    return side
+
+
+def _entry_psnr(entry: ZooEntry) -> tuple[str, float] | None:
+    """The first benchmark PSNR a model's card records, as (set, dB)."""
+    metrics = entry.metrics or {}
+    for dataset in ("Set5", "Set14", "BSD100", "Urban100", "Manga109"):
+        value = metrics.get(dataset)
+        if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)):
+            return dataset, float(value["psnr"])
+    return None
+
+
+def model_choices(scale: int) -> list[tuple[str, str]]:
+    """(label, name) of every model that can run at ``scale`` without a user-supplied checkpoint.
+
+    Trained models come first, best card PSNR first, labelled with it ("rcan-compact x4 — Set5 30.10 dB");
+    bicubic, the baseline, is last.
+    """
+    from restore.zoo import list_models
+
+    ranked = []
+    for entry in list_models():
+        if entry.scale != scale or entry.card is None or entry.weights is None or not entry.weights.exists():
+            continue
+        score = _entry_psnr(entry)
+        label = f"{entry.name} x{scale}" + (f" — {score[0]} {score[1]:.2f} dB" if score else "")
+        ranked.append((score[1] if score else 0.0, label, entry.name))
+    ranked.sort(key=lambda item: -item[0])
+    return [(label, name) for _, label, name in ranked] + [("bicubic", "bicubic")]
+
+
+def _output_format(source_format: str | None) -> str:
+    return source_format if source_format in _EXTENSIONS else "png"
+
+
+def _previews(source: np.ndarray, output: np.ndarray, scale: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bicubic-upscaled input and model output at one preview size.
+
+    Shape: (h, w, C), (H, W, C) -> (H', W', 3|4) twice, (H', W') = (H, W) shrunk to fit ``max_side``.
+    """
+    from restore.engine.api import upscale
+
+    height, width = output.shape[:2]
+    size = _fit(width, height, max_side)
+    if size == (width, height):
+        # At full size the "before" is exactly the bicubic baseline the models are scored against.
+        before = _display_pixels(upscale(source, "bicubic", scale, device="cpu", tile=None))
+        return before, _display_pixels(output)
+    before = _resized(_display_pixels(source), size, Image.BICUBIC)
+    return before, _resized(_display_pixels(output), size, Image.LANCZOS)
+
+
+def upscale_image(
+    path: str | os.PathLike | None,
+    model: str = "bicubic",
+    scale: int = 4,
+    *,
+    tile: str | int | None = "auto",
+    self_ensemble: bool = False,
+    precision: str = "auto",
+    config: AppConfig | None = None,
+) -> UpscaleResult:
+    """Upscale an uploaded file with a zoo model; the result keeps the input's format, bit depth and alpha.
+
+    Formats restore cannot write (GIF, BMP...) come back as PNG. Shape: (h, w, C) -> (scale*h, scale*w, C).
+    """
+    from restore.engine.api import upscale
+    from restore.io import load, save
+
+    config = config or AppConfig()
+    source_path = _required_path(path, "an image")
+    scale = int(scale)
+    check_pixel_limit(source_path, config.max_pixels)
+    picture = load(source_path, max_pixels=config.max_pixels)
+    started = time.perf_counter()
+    try:
+        pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),
+                         precision=precision or "auto", device=config.device)
+    except ValueError as exc:
+        raise RestoreError(f"cannot upscale with these settings: {exc}") from exc
+    seconds = time.perf_counter() - started
+    result = picture.with_pixels(pixels)
+    fmt = _output_format(picture.source_format)
+    output_path = _job_folder(config.output_dir) / f"{source_path.stem}_{model}_x{scale}{_EXTENSIONS[fmt]}"
+    save(output_path, result, format=fmt)
+    before, after = _previews(picture.pixels, pixels, scale, PREVIEW_MAX_SIDE)
+    shrunk = " (preview shrunk to fit; the download is full size)" if after.shape[:2] != pixels.shape[:2] else ""
+    summary = (
+        f"**{model} x{scale}**: {picture.width}×{picture.height} → {result.width}×{result.height}, "
+        f"{result.mode} {result.bit_depth}-bit {fmt.upper()}, in **{seconds:.2f} s**{shrunk}"
+    )
+    return UpscaleResult(before, after, output_path, seconds, summary)
+
+
+# ---------------------------------------------------------------------------------------------- style
+
+
+@dataclass(frozen=True)
+class StyleResult:
+    image: np.ndarray  # (H, W, 3) uint8, the content's size
+    output_path: Path
+    seconds: float
+    summary: str
+
+
+def style_model_notice() -> str:
+    """One Markdown line: which style model the tab uses, or how to get one when none is installed."""
+    from restore.style.models import DEFAULT_STYLE_MODEL, HOW_TO_GET
+
+    if DEFAULT_STYLE_MODEL.is_file():
+        return f"Style model: `{DEFAULT_STYLE_MODEL.name}`."
+    return f"**No style model is installed** ({DEFAULT_STYLE_MODEL.name} is missing): {HOW_TO_GET}."
+
+
+def stylize_image(
+    content_path: str | os.PathLike | None,
+    style_paths: Sequence[str | os.PathLike] | str | os.PathLike | None,
+    alpha: float = 1.0,
+    preserve_color: bool = False,
+    *,
+    config: AppConfig | None = None,
+) -> StyleResult:
+    """Render the content in the mix of the given styles (SANet); the result is an 8-bit RGB PNG.
+
+    Shape: content (H, W, C) -> (H, W, 3).
+    """
+    from restore.io import save
+    from restore.style.stylize import stylize
+
+    config = config or AppConfig()
+    content = _required_path(content_path, "a content image")
+    if isinstance(style_paths, (str, os.PathLike)):
+        style_paths = [style_paths]
+    styles = [Path(path) for path in (style_paths or [])]
+    if not styles:
+        raise DataError("upload at least one style image")
+    for path in [content, *styles]:
+        check_pixel_limit(path, config.max_pixels)
+    started = time.perf_counter()
+    try:
+        pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color))
+    except ValueError as exc:
+        raise RestoreError(f"cannot stylize with these settings: {exc}") from exc
+    seconds = time.perf_counter() - started
+    output_path = _job_folder(config.output_dir) / f"{content.stem}_stylized.png"
+    save(output_path, pixels)
+    names = ", ".join(path.stem for path in styles)
+    summary = (f"**{content.stem}** in the style of {names} (alpha {float(alpha):.2f}"
+               f"{', colours kept' if preserve_color else ''}), {pixels.shape[1]}×{pixels.shape[0]}, "
+               f"in **{seconds:.2f} s**")
+    return StyleResult(pixels, output_path, seconds, summary)
+
+
+# ---------------------------------------------------------------------------------------------- benchmark
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Per-image rows (and a mean row) for a table, the report's chart and its Markdown headline."""
+
+    columns: list[str]
+    rows: list[list[object]]
+    chart_path: Path
+    report_dir: Path
+    summary: str
+    published: list[tuple[str, float]] = field(default_factory=list)
+
+
+def benchmark_datasets(data_root: str | os.PathLike | None = None) -> list[str]:
+    """The benchmark sets with images under the data root, in registry order."""
+    from restore.datasets import get_dataset, list_datasets
+
+    return [spec.name for spec in list_datasets()
+            if spec.role == "benchmark" and get_dataset(spec.name, data_root).is_present()]
+
+
+def run_benchmark_job(model: str, scale: int, dataset: str | None, *, config: AppConfig | None = None) -> BenchmarkResult:
+    """Score ``model`` at ``scale`` on one present set under the papers' protocol; write the full report."""
+    from restore.evaluation import run_benchmark
+    from restore.evaluation.published import published_scores
+    from restore.evaluation.report import write_report
+
+    config = config or AppConfig()
+    if not dataset:
+        raise DataError("choose a dataset (none of the benchmark sets is under the data root)")
+    scale = int(scale)
+    run = run_benchmark([model or "bicubic"], [scale], [dataset], data_root=config.data_root, device=config.device,
+                        precision="fp32")
+    report_dir = _job_folder(config.output_dir)
+    paths = write_report(run, report_dir, command=f"restore bench --model {model} --scale {scale} --sets {dataset}")
+    result = run.results[0]
+    rows: list[list[object]] = [[image.name, round(image.psnr, 2), round(image.ssim, 4), round(image.seconds, 3)]
+                                for image in result.images]
+    rows.append(["mean", round(result.psnr, 2), round(result.ssim, 4), round(result.seconds_per_image, 3)])
+    published = [(row.method, row.psnr) for row in sorted(published_scores(result.dataset, scale), key=lambda r: r.psnr)]
+    beside = "; ".join(f"{method} {psnr:.2f}" for method, psnr in published)
+    summary = (f"**{result.model} x{scale} on {result.dataset}**: PSNR **{result.psnr:.2f} dB**, SSIM "
+               f"{result.ssim:.4f} over {len(result.images)} images, {result.seconds_per_image:.3f} s per image "
+               f"({run.device}).")
+    if beside:
+        summary += f"\n\nPublished at x{scale} on {result.dataset} (dB): {beside}."
+    return BenchmarkResult(_BENCHMARK_COLUMNS, rows, paths["chart"], report_dir, summary, published)
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def _weights_cell(entry: ZooEntry) -> str:
+    if entry.arch == "bicubic":
+        return "none needed"
+    if entry.card is None:
+        return "bring your own (the authors' checkpoint)"
+    if entry.weights is not None and entry.weights.exists():
+        return f"bundled (`{entry.weights.name}`)"
+    return f"missing (`{entry.weights.name if entry.weights else '?'}`)"
+
+
+def _params_cell(params: int) -> str:
+    return "0" if params == 0 else f"{params / 1e6:.2f} M"
+
+
+def _metric_cell(metrics: dict, dataset: str) -> str:
+    value = metrics.get(dataset)
+    if not isinstance(value, dict) or not isinstance(value.get("psnr"), (int, float)):
+        return "–"
+    ssim = value.get("ssim")
+    return f"{value['psnr']:.2f}" + (f" / {ssim:.4f}" if isinstance(ssim, (int, float)) else "")
+
+
+def models_markdown() -> str:
+    """The zoo as a Markdown table: size, weights and the metrics each card records (PSNR / SSIM, Y, dB)."""
+    from restore.zoo import describe, list_models
+
+    rows = [describe(entry, with_gflops=False) | {"entry": entry} for entry in list_models()]
+    sets = [name for name in ("Set5", "Set14", "BSD100", "Urban100", "Manga109")
+            if name in ("Set5", "Set14", "BSD100", "Urban100") or any(name in row["metrics"] for row in rows)]
+    lines = [
+        "| model | scale | arch | params | weights | " + " | ".join(sets) + " | about |",
+        "|---|---|---|---|---|" + "---|" * len(sets) + "---|",
+    ]
+    for row in rows:
+        cells = [f"**{row['name']}**", f"x{row['scale']}", row["arch"], _params_cell(row["params"]),
+                 _weights_cell(row["entry"])]
+        cells += [_metric_cell(row["metrics"], name) for name in sets]
+        cells.append(str(row["description"]).replace("|", "/").replace("\n", " "))
+        lines.append("| " + " | ".join(cells) + " |")
+    trained = sum(row["entry"].card is not None for row in rows)
+    note = (f"{len(rows)} entries, {trained} trained with a card. Metrics are the cards' own measurements "
+            "(Y channel PSNR dB / SSIM, papers' protocol); `restore bench` re-measures them. "
+            "The official architectures run with the authors' checkpoints: `restore upscale --model rcan "
+            "--weights RCAN_BIX4.pt`.")
+    return "\n".join(lines) + "\n\n" + note + "\n"

@@ -1,0 +1,155 @@
+"""The app's page: four tabs whose buttons call :mod:`restore.app.handlers` through :func:`shown_in_page`.
+
+Uploads are ``gr.File`` rather than ``gr.Image``: ``gr.Image`` hands the handler an 8-bit RGB copy,
+which would lose 16-bit samples and alpha before the upscaler sees them; a file path reaches
+:func:`restore.io.load` intact. Element ids (``upscale-input``, ``upscale-run``...) are what the browser
+test drives, so they are part of the page's contract.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from restore.app import handlers
+from restore.app.config import AppConfig
+from restore.app.errors import shown_in_page
+
+__all__ = ["build_app"]
+
+SCALES = [2, 3, 4]
+TILE_CHOICES = ["auto", "none", "128", "256", "512"]
+PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
+IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"]
+
+
+def _default_model(scale: int) -> str:
+    from restore.zoo import default_model
+
+    return default_model(scale)
+
+
+def _model_dropdown_for(scale: int) -> gr.Dropdown:
+    return gr.Dropdown(choices=handlers.model_choices(int(scale)), value=_default_model(int(scale)))
+
+
+def _limits_line(config: AppConfig) -> str:
+    jobs = "one job at a time" if config.concurrency == 1 else f"{config.concurrency} jobs at a time"
+    return (f"Images up to {handlers.megapixels(config.max_pixels)}, uploads up to {config.max_file_size}; "
+            f"{jobs}, the rest wait in the queue.")
+
+
+def _upscale_tab(config: AppConfig) -> None:
+    with gr.Row():
+        with gr.Column(scale=1):
+            source = gr.File(label="Image (PNG, JPEG, WebP, TIFF; 16-bit and alpha are kept)", file_types=IMAGE_TYPES,
+                             type="filepath", elem_id="upscale-input")
+            scale = gr.Radio(SCALES, value=4, label="Scale", elem_id="upscale-scale")
+            model = gr.Dropdown(choices=handlers.model_choices(4), value=_default_model(4),
+                                label="Model (card PSNR)", elem_id="upscale-model")
+            with gr.Accordion("Options", open=False):
+                tile = gr.Dropdown(TILE_CHOICES, value="auto", label="Tile (input pixels; auto fits free memory)")
+                ensemble = gr.Checkbox(value=False, label="Self-ensemble (8 flips, 8x slower, slightly sharper)")
+                precision = gr.Radio(PRECISIONS, value="auto", label="Precision")
+            run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
+        with gr.Column(scale=2):
+            slider = gr.ImageSlider(label="Before (bicubic) / after (model)", type="numpy", format="png",
+                                    interactive=False, elem_id="upscale-slider")
+            status = gr.Markdown(elem_id="upscale-status")
+            download = gr.File(label="Full-resolution result (the input's format, bit depth and alpha)",
+                               interactive=False, elem_id="upscale-download")
+
+    def upscale(path: str | None, name: str, factor: int, tile_choice: str, self_ensemble: bool,
+                precision_choice: str) -> tuple[tuple[Any, Any], str, str]:
+        result = handlers.upscale_image(path, name, int(factor), tile=tile_choice, self_ensemble=self_ensemble,
+                                        precision=precision_choice, config=config)
+        return (result.before, result.after), result.summary, str(result.output_path)
+
+    scale.change(_model_dropdown_for, inputs=scale, outputs=model, api_name=False)
+    run.click(shown_in_page(upscale), inputs=[source, model, scale, tile, ensemble, precision],
+              outputs=[slider, status, download], api_name="upscale")
+
+
+def _style_tab(config: AppConfig) -> None:
+    gr.Markdown(handlers.style_model_notice(), elem_id="style-notice")
+    with gr.Row():
+        with gr.Column(scale=1):
+            content = gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath", elem_id="style-content")
+            styles = gr.File(label="Style image(s): several are mixed equally", file_types=IMAGE_TYPES,
+                             file_count="multiple", type="filepath", elem_id="style-styles")
+            alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (0: the content, 1: fully stylized)")
+            keep_colours = gr.Checkbox(value=False, label="Keep the content's colours")
+            run = gr.Button("Stylize", variant="primary", elem_id="style-run")
+        with gr.Column(scale=2):
+            image = gr.Image(label="Result", type="numpy", format="png", interactive=False, elem_id="style-result")
+            status = gr.Markdown(elem_id="style-status")
+            download = gr.File(label="Result (PNG)", interactive=False, elem_id="style-download")
+
+    def stylize(content_path: str | None, style_paths: list[str] | None, strength: float,
+                preserve_color: bool) -> tuple[Any, str, str]:
+        result = handlers.stylize_image(content_path, style_paths, strength, preserve_color, config=config)
+        return result.image, result.summary, str(result.output_path)
+
+    run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours], outputs=[image, status, download],
+              api_name="stylize")
+
+
+def _benchmark_tab(config: AppConfig) -> None:
+    present = handlers.benchmark_datasets(config.data_root)
+    note = ("Scores a model under the papers' protocol (Y-channel PSNR / SSIM, border = scale, MATLAB bicubic LR) "
+            "on a set found under the data root.")
+    if not present:
+        note += " **No benchmark set is present**: `restore datasets` says where each one goes."
+    gr.Markdown(note)
+    with gr.Row():
+        scale = gr.Radio(SCALES, value=4, label="Scale", elem_id="bench-scale")
+        model = gr.Dropdown(choices=handlers.model_choices(4), value=_default_model(4), label="Model",
+                            elem_id="bench-model")
+        dataset = gr.Dropdown(choices=present, value=present[0] if present else None, label="Dataset",
+                              elem_id="bench-dataset")
+    run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
+    summary = gr.Markdown(elem_id="bench-summary")
+    with gr.Row():
+        table = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM", "seconds"], interactive=False,
+                             label="Per image", elem_id="bench-table")
+        chart = gr.Image(type="filepath", label="PSNR against parameters and time", interactive=False,
+                         elem_id="bench-chart")
+    files = gr.File(label="Report (summary.md, results.json, images.csv, chart)", file_count="multiple",
+                    interactive=False, elem_id="bench-files")
+
+    def benchmark(name: str, factor: int, set_name: str | None) -> tuple[Any, str, str, list[str]]:
+        result = handlers.run_benchmark_job(name, int(factor), set_name, config=config)
+        frame = gr.Dataframe(value=result.rows, headers=result.columns)
+        report = sorted(str(path) for path in Path(result.report_dir).iterdir())
+        return frame, str(result.chart_path), result.summary, report
+
+    scale.change(_model_dropdown_for, inputs=scale, outputs=model, api_name=False)
+    run.click(shown_in_page(benchmark), inputs=[model, scale, dataset], outputs=[table, chart, summary, files],
+              api_name="benchmark")
+
+
+def _models_tab(demo: gr.Blocks) -> None:
+    table = gr.Markdown("Loading the zoo…", elem_id="models-table")
+    # Counting every architecture's parameters imports torch and builds each network on the meta device:
+    # seconds, so it runs after the page is up, not while the app starts.
+    demo.load(shown_in_page(handlers.models_markdown), outputs=table, api_name="models", concurrency_limit=None)
+
+
+def build_app(config: AppConfig | None = None) -> gr.Blocks:
+    """The Blocks with its queue set up (``config.concurrency`` jobs at once); launch it or mount it."""
+    config = config or AppConfig.from_env()
+    with gr.Blocks(title="restore: super-resolution and style transfer", analytics_enabled=False) as demo:
+        gr.Markdown("# restore\nSuper-resolution (RCAN, RDN, RNAN, SAN and our trained models) and SANet style "
+                    f"transfer. {_limits_line(config)}")
+        with gr.Tabs():
+            with gr.Tab("Upscale", id="upscale", elem_id="tab-upscale"):
+                _upscale_tab(config)
+            with gr.Tab("Style transfer", id="style", elem_id="tab-style"):
+                _style_tab(config)
+            with gr.Tab("Benchmark", id="benchmark", elem_id="tab-benchmark"):
+                _benchmark_tab(config)
+            with gr.Tab("Models", id="models", elem_id="tab-models"):
+                _models_tab(demo)
+    demo.queue(default_concurrency_limit=config.concurrency, max_size=32)
+    return demo

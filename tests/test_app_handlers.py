@@ -1,0 +1,160 @@
+"""The app's handlers, called directly: fidelity of the upscale download, limits, messages, benchmark, zoo."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from restore.app import handlers
+from restore.app.config import AppConfig
+from restore.app.errors import page_message
+from restore.errors import DataError, RestoreError, WeightsError
+from restore.io import load, save
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> AppConfig:
+    return AppConfig(max_pixels=10_000, output_dir=tmp_path / "outputs", device="cpu")
+
+
+def _gradient_rgba16(height: int, width: int) -> np.ndarray:
+    rows = np.linspace(0, 65535, height, dtype=np.float64)[:, None]
+    cols = np.linspace(0, 65535, width, dtype=np.float64)[None, :]
+    planes = [rows + 0 * cols, cols + 0 * rows, (rows + cols) / 2, np.full((height, width), 40000.0)]
+    return np.stack(planes, axis=2).round().astype(np.uint16)
+
+
+def test_upscale_keeps_16_bit_alpha_and_format(tmp_path: Path, config: AppConfig) -> None:
+    from restore.engine.api import upscale
+
+    pixels = _gradient_rgba16(9, 7)
+    source = save(tmp_path / "deep.png", pixels)
+    result = handlers.upscale_image(source, "bicubic", 2, tile="auto", config=config)
+
+    assert result.output_path.suffix == ".png" and result.output_path.is_relative_to(config.output_dir)
+    written = load(result.output_path)
+    assert (written.mode, written.bit_depth, written.height, written.width) == ("RGBA", 16, 18, 14)
+    np.testing.assert_array_equal(written.pixels, upscale(pixels, "bicubic", 2, device="cpu"))
+    # Before and after are one size, 8-bit, and equal when the model is the bicubic baseline itself.
+    assert result.before.shape == result.after.shape == (18, 14, 4)
+    assert result.before.dtype == np.uint8
+    np.testing.assert_array_equal(result.before, result.after)
+    assert "7×9 → 14×18" in result.summary and "RGBA 16-bit PNG" in result.summary
+    assert result.seconds >= 0
+
+
+def test_upscale_grey_jpeg_comes_back_as_jpeg(tmp_path: Path, config: AppConfig) -> None:
+    source = tmp_path / "grey.jpg"
+    Image.fromarray(np.tile(np.arange(0, 240, 20, dtype=np.uint8), (10, 1))).save(source, quality=95)
+    result = handlers.upscale_image(str(source), "bicubic", 3, tile="none", config=config)
+    written = load(result.output_path)
+    assert result.output_path.name == "grey_bicubic_x3.jpg"
+    assert (written.mode, written.height, written.width) == ("L", 30, 36)
+    assert result.after.shape == (30, 36, 3)  # grey shown as RGB in the browser
+
+
+def test_pixel_limit_refuses_before_decoding(tmp_path: Path, config: AppConfig) -> None:
+    source = tmp_path / "large.png"
+    Image.new("RGB", (200, 60)).save(source)
+    with pytest.raises(DataError, match=r"large.png is 200x60 = 12,000 pixels; this app accepts images up to 10,000"):
+        handlers.upscale_image(source, "bicubic", 4, config=config)
+    assert handlers.check_pixel_limit(source, 12_000) == (200, 60)
+    assert handlers.megapixels(16_000_000) == "16.0 MP"
+
+
+def test_upscale_messages_for_missing_input_and_unknown_model(tmp_path: Path, config: AppConfig) -> None:
+    with pytest.raises(DataError, match="upload an image first"):
+        handlers.upscale_image(None, "bicubic", 4, config=config)
+    source = save(tmp_path / "small.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(WeightsError, match="unknown model 'nope'"):
+        handlers.upscale_image(source, "nope", 4, config=config)
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    with pytest.raises(DataError, match="not an image"):
+        handlers.upscale_image(not_image, "bicubic", 4, config=config)
+
+
+def test_parse_tile() -> None:
+    assert handlers.parse_tile("auto") == "auto"
+    assert handlers.parse_tile("none") is None
+    assert handlers.parse_tile("256") == 256
+    with pytest.raises(RestoreError, match="too small"):
+        handlers.parse_tile("4")
+    with pytest.raises(RestoreError, match="'auto', 'none' or a size"):
+        handlers.parse_tile("big")
+
+
+def test_model_choices_label_cards_with_their_psnr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "tiny_x4.safetensors").write_bytes(b"not read when listing")
+    card = {"name": "tiny", "arch": "rcan", "scale": 4, "weights": "tiny_x4.safetensors",
+            "metrics": {"Set5": {"psnr": 30.1, "ssim": 0.85}, "Set14": {"psnr": 27.0}}}
+    (tmp_path / "tiny_x4.json").write_text(json.dumps(card))
+    monkeypatch.setenv("RESTORE_MODELS_DIR", str(tmp_path))
+    assert handlers.model_choices(4) == [("tiny x4 — Set5 30.10 dB", "tiny"), ("bicubic", "bicubic")]
+    assert handlers.model_choices(2) == [("bicubic", "bicubic")]
+
+
+def test_style_without_model_gives_the_apis_message(tmp_path: Path, config: AppConfig,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import restore.style.models as style_models
+
+    monkeypatch.setattr(style_models, "DEFAULT_STYLE_MODEL", tmp_path / "absent.safetensors")
+    content = save(tmp_path / "content.png", np.full((16, 16, 3), 90, np.uint8))
+    style = save(tmp_path / "style.png", np.full((16, 16, 3), 200, np.uint8))
+    with pytest.raises(WeightsError, match="no style model at .*absent.safetensors; train one"):
+        handlers.stylize_image(content, [style], 0.8, config=config)
+    assert "No style model is installed" in handlers.style_model_notice()
+    with pytest.raises(DataError, match="at least one style image"):
+        handlers.stylize_image(content, [], config=config)
+
+
+def test_page_messages_never_carry_a_traceback() -> None:
+    import gradio as gr
+
+    from restore.app.errors import shown_in_page
+
+    assert page_message(DataError("x.png: no such file")) == "x.png: no such file"
+    assert page_message(RuntimeError("CUDA out of memory\nTraceback ...")) == "something went wrong: CUDA out of memory"
+    assert page_message(KeyError()) == "something went wrong: KeyError"
+
+    def broken() -> None:
+        raise ZeroDivisionError("division by zero")
+
+    with pytest.raises(gr.Error) as caught:
+        shown_in_page(broken)()
+    assert caught.value.message == "something went wrong: division by zero"
+
+
+def test_benchmark_datasets_lists_only_present_benchmark_sets(datasets_dir: Path) -> None:
+    from restore.datasets import get_dataset, list_datasets
+
+    present = handlers.benchmark_datasets(datasets_dir)
+    expected = [spec.name for spec in list_datasets()
+                if spec.role == "benchmark" and get_dataset(spec.name, datasets_dir).is_present()]
+    assert present == expected and "Set5" in present
+
+
+def test_bicubic_benchmark_on_set5_matches_the_published_number(datasets_dir: Path, tmp_path: Path) -> None:
+    config = AppConfig(data_root=str(datasets_dir), output_dir=tmp_path, device="cpu")
+    result = handlers.run_benchmark_job("bicubic", 4, "Set5", config=config)
+    assert result.columns == ["image", "PSNR (dB)", "SSIM", "seconds"]
+    assert [row[0] for row in result.rows] == ["baby", "bird", "butterfly", "head", "woman", "mean"]
+    assert result.rows[-1][1] == pytest.approx(28.42, abs=0.02)  # the papers' bicubic Set5 x4
+    assert result.chart_path.stat().st_size > 0 and result.chart_path.read_bytes()[:4] == b"\x89PNG"
+    assert {"summary.md", "results.json", "images.csv"} <= {path.name for path in result.report_dir.iterdir()}
+    assert "bicubic x4 on Set5" in result.summary and dict(result.published)["bicubic"] == pytest.approx(28.42)
+    with pytest.raises(DataError, match="choose a dataset"):
+        handlers.run_benchmark_job("bicubic", 4, None, config=config)
+
+
+def test_models_markdown_lists_every_zoo_entry() -> None:
+    from restore.zoo import list_models
+
+    table = handlers.models_markdown()
+    rows = [line for line in table.splitlines() if line.startswith("| **")]
+    assert len(rows) == len(list_models())
+    assert "| **bicubic** | x4 | bicubic | 0 | none needed |" in table
+    assert any(row.startswith("| **rcan** | x4 | rcan | 15.") and "bring your own" in row for row in rows)
