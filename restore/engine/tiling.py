@@ -149,7 +149,9 @@ def _run_layout(
     if not single:
         row_total = _normaliser(layout.row_weights, layout.row_starts, height, scale)
         col_total = _normaliser(layout.col_weights, layout.col_starts, width, scale)
-        output /= (row_total[:, None] * col_total[None, :]).to(torch.float32)
+        # Two broadcast divisions rather than one by their outer product: no full-size temporary.
+        output /= row_total.to(torch.float32)[:, None]
+        output /= col_total.to(torch.float32)[None, :]
     return output
 
 
