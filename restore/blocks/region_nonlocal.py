@@ -32,9 +32,12 @@ class PooledNonLocalBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         batch, _, height, width = x.shape
-        query = self.theta(x).flatten(2).transpose(1, 2).unsqueeze(1)
-        key = self.phi(x).flatten(2).transpose(1, 2).unsqueeze(1)
-        value = self.g(x).flatten(2).transpose(1, 2).unsqueeze(1)
+        # Contiguous (B, 1, N, C') operands: with the transposed views PyTorch's CPU dispatcher falls back to
+        # the math kernel, which materialises the (HW) x (HW/4) matrix (4 GiB per quadrant at a 512x512 LR
+        # input, measured killed for memory), while the fused kernel works in blocks.
+        query = self.theta(x).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
+        key = self.phi(x).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
+        value = self.g(x).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
         attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)
         attended = attended.squeeze(1).transpose(1, 2).reshape(batch, self.inter_channels, height, width)
         return self.W(attended) + x
