@@ -35,9 +35,11 @@ class StyleAttention(nn.Module):
         self.out_conv = nn.Conv2d(in_planes, in_planes, 1)
 
     def forward(self, content: Tensor, style: Tensor) -> Tensor:
-        query = self.f(mean_variance_norm(content)).flatten(2).transpose(1, 2).unsqueeze(1)
-        key = self.g(mean_variance_norm(style)).flatten(2).transpose(1, 2).unsqueeze(1)
-        value = self.h(style).flatten(2).transpose(1, 2).unsqueeze(1)
+        # Contiguous (B, 1, HW, C): with transposed strides the CPU backend falls back to the math path,
+        # which materialises the (HW_content x HW_style) matrix (measured: 4 GiB more at 2048x2048).
+        query = self.f(mean_variance_norm(content)).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
+        key = self.g(mean_variance_norm(style)).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
+        value = self.h(style).flatten(2).transpose(1, 2).unsqueeze(1).contiguous()
         attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)
         attended = attended.squeeze(1).transpose(1, 2).reshape(content.shape)
         return self.out_conv(attended) + content
