@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from PIL import Image
 from torch import Tensor
 
 from restore.archs.sanet import NormalisedVGG19, SANet, Transform, official_decoder
@@ -150,7 +151,7 @@ def test_alpha_zero_decodes_the_content_self_transform() -> None:
     output = stylize(content, style, alpha=0.0, model=network)
     with torch.no_grad():
         image = torch.from_numpy(content).permute(2, 0, 1)[None].float() / 255
-        taps = network.encode_padded(image)
+        taps = network.encode_padded(image, (3, 4))
         expected = network.decode(network.transform(taps, taps), (40, 56)).clamp(0, 1) * 255
     expected = expected[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
     assert output.shape == (40, 56, 3)
@@ -289,3 +290,36 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         torch.testing.assert_close(resumed.network.decoder.state_dict()[key], value, rtol=0, atol=0)
     logged = [json.loads(line)["iteration"] for line in resumed.log_path.read_text().splitlines()]
     assert logged == [1, 2]
+
+
+def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir: Path) -> None:
+    from restore.io.image import read_image
+    from restore.style.models import DEFAULT_STYLE_MODEL, card_path, load_style_model
+
+    if not DEFAULT_STYLE_MODEL.is_file():
+        pytest.skip("no trained style model in models/")
+    _vgg16_backbone_or_skip()
+    card = json.loads(card_path(DEFAULT_STYLE_MODEL).read_text())
+    held_out = next(name for name in card["held_out"]["content"] if name.startswith("style/content/"))
+    style = datasets_dir / card["held_out"]["style"][0]
+    output = stylize(datasets_dir / held_out, style, alpha=0.0, size=128, model=load_style_model())
+    reference = read_image(datasets_dir / held_out)
+    reference = np.array(Image.fromarray(reference).resize(output.shape[1::-1], Image.BICUBIC))
+    mse = np.mean((output.astype(np.float64) - reference) ** 2)
+    value = 10 * np.log10(255.0**2 / mse)
+    print(f"alpha=0 reconstruction RGB PSNR of held-out {held_out} at 128 px: {value:.2f} dB")
+    assert value > RECONSTRUCTION_PSNR_FLOOR
+
+
+def test_banded_encode_and_decode_equal_whole_image_passes() -> None:
+    network = _deterministic_model()
+    image = torch.rand(1, 3, 296, 40)  # 296 = 8 * 37: an odd relu4_1 height and a ragged last band
+    with torch.no_grad():
+        whole = network.encode(image, (3, 4))
+        banded = network.encode_in_bands(image, band=64, halo=96)
+        for tap in (3, 4):
+            torch.testing.assert_close(banded[tap], whole[tap], rtol=1e-4, atol=1e-5)
+        features = network.transform(whole, whole)
+        torch.testing.assert_close(
+            network.decode_in_bands(features, band=8, halo=8), network.decode(features), rtol=1e-4, atol=1e-5
+        )

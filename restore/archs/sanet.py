@@ -17,6 +17,7 @@ multiple of 8 and crops the output.
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -49,7 +50,29 @@ _VGG16_TAP_ENDS = (2, 7, 12, 19, 26)
 _VGG16_PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512]
 
 
-def _reflect_conv_layers(plan: list, in_channels: int, final_relu: bool = True) -> list[nn.Module]:
+ALL_TAPS = (0, 1, 2, 3, 4)
+# What the transformer reads; inference keeps only these, since relu1_1 of a 2048x2048 image alone is 1 GiB.
+TRANSFORM_TAPS = (3, 4)
+
+
+def _run_taps(
+    layers: list[nn.Module], ends: tuple[int, ...], image: Tensor, keep: tuple[int, ...]
+) -> list[Tensor | None]:
+    features: list[Tensor | None] = []
+    start = 0
+    for tap, end in enumerate(ends):
+        if tap > max(keep):
+            break
+        for layer in layers[start:end]:
+            image = layer(image)
+        features.append(image if tap in keep else None)
+        start = end
+    return features + [None] * (len(ends) - len(features))
+
+
+def _reflect_conv_layers(
+    plan: list, in_channels: int, final_relu: bool = True, inplace: bool = False
+) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for position, item in enumerate(plan):
         if item == "M":
@@ -60,7 +83,7 @@ def _reflect_conv_layers(plan: list, in_channels: int, final_relu: bool = True) 
         else:
             layers += [nn.ReflectionPad2d((1, 1, 1, 1)), nn.Conv2d(in_channels, item, 3)]
             if final_relu or position < len(plan) - 1:
-                layers.append(nn.ReLU())
+                layers.append(nn.ReLU(inplace=inplace))
             in_channels = item
     return layers
 
@@ -77,14 +100,9 @@ class NormalisedVGG19(nn.Sequential):
     def __init__(self) -> None:
         super().__init__(nn.Conv2d(3, 3, 1), *_reflect_conv_layers(_VGG19_PLAN, 3))
 
-    def taps(self, image: Tensor) -> list[Tensor]:
-        features, start = [], 0
-        for end in _VGG19_TAP_ENDS:
-            for layer in list(self)[start:end]:
-                image = layer(image)
-            features.append(image)
-            start = end
-        return features
+    def taps(self, image: Tensor, keep: tuple[int, ...] = ALL_TAPS) -> list[Tensor | None]:
+        """relu1_1 .. relu5_1; taps not in ``keep`` are None (and freed as soon as they are passed)."""
+        return _run_taps(list(self), _VGG19_TAP_ENDS, image, keep)
 
 
 class VGG16Encoder(nn.Module):
@@ -104,24 +122,19 @@ class VGG16Encoder(nn.Module):
             if item == "M":
                 layers.append(nn.MaxPool2d(2, 2, 0, ceil_mode=True))
             else:
-                layers += [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU()]
+                # In place, as torchvision: at 2048x2048 each full-resolution map is 1 GiB.
+                layers += [nn.Conv2d(in_channels, item, 3, padding=1), nn.ReLU(inplace=True)]
                 in_channels = item
         self.features = nn.Sequential(*layers)
         # Not persistent: the normalisation is part of the recipe, not of the weights file.
         self.register_buffer("mean", Tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", Tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def taps(self, image: Tensor) -> list[Tensor]:
-        features, start = [], 0
-        current = (image - self.mean) / self.std
-        for end in _VGG16_TAP_ENDS:
-            for layer in list(self.features)[start:end]:
-                current = layer(current)
-            features.append(current)
-            start = end
-        return features
+    def taps(self, image: Tensor, keep: tuple[int, ...] = ALL_TAPS) -> list[Tensor | None]:
+        """relu1_1 .. relu5_1; taps not in ``keep`` are None (and freed as soon as they are passed)."""
+        return _run_taps(list(self.features), _VGG16_TAP_ENDS, (image - self.mean) / self.std, keep)
 
-    def forward(self, image: Tensor) -> list[Tensor]:
+    def forward(self, image: Tensor) -> list[Tensor | None]:
         return self.taps(image)
 
 
@@ -132,7 +145,11 @@ def official_decoder() -> nn.Sequential:
 
 def vgg16_decoder() -> nn.Sequential:
     """Decoder mirroring VGG-16 (one 256-channel conv fewer). Shape: (B, 512, h, w) -> (B, 3, 8h, 8w)."""
-    return nn.Sequential(*_reflect_conv_layers(_VGG16_DECODER_PLAN, FEATURE_CHANNELS, final_relu=False))
+    # In-place ReLUs (the official decoder's are not; its reprs are pinned by the manifest) save a
+    # full-resolution map per layer.
+    return nn.Sequential(
+        *_reflect_conv_layers(_VGG16_DECODER_PLAN, FEATURE_CHANNELS, final_relu=False, inplace=True)
+    )
 
 
 class Transform(nn.Module):
@@ -180,13 +197,16 @@ class SANet(nn.Module):
         self.transformer = transformer
         self.decoder = decoder
 
-    def encode(self, image: Tensor) -> list[Tensor]:
-        """relu1_1 .. relu5_1 of ``image`` as it is (no padding). Shape: (B, 3, H, W) -> 5 maps."""
-        return self.encoder.taps(image)
+    def encode(self, image: Tensor, keep: tuple[int, ...] = ALL_TAPS) -> list[Tensor | None]:
+        """relu1_1 .. relu5_1 of ``image`` as it is (no padding); None where not in ``keep``.
 
-    def encode_padded(self, image: Tensor) -> list[Tensor]:
-        """Taps of ``image`` reflection-padded to a multiple of 8, so relu4_1 is exactly (H/8, W/8) ceil."""
-        return self.encode(pad_to_multiple(image, IMAGE_MULTIPLE))
+        Shape: (B, 3, H, W) -> 5 maps.
+        """
+        return self.encoder.taps(image, keep)
+
+    def encode_padded(self, image: Tensor, keep: tuple[int, ...] = ALL_TAPS) -> list[Tensor | None]:
+        """Taps of ``image`` reflection-padded to a multiple of 8, so relu4_1 is exactly (H/8, W/8)."""
+        return self.encode(pad_to_multiple(image, IMAGE_MULTIPLE), keep)
 
     def transform(self, content: list[Tensor], style: list[Tensor]) -> Tensor:
         """Shape: taps, taps -> (B, 512, h4, w4) at the content's relu4_1 size."""
@@ -199,9 +219,57 @@ class SANet(nn.Module):
             image = image[..., : size[0], : size[1]]
         return image
 
+    def encode_in_bands(
+        self, image: Tensor, keep: tuple[int, ...] = TRANSFORM_TAPS, band: int = 256, halo: int = 96
+    ) -> list[Tensor | None]:
+        """``encode`` computed over horizontal bands of ``band`` rows, each read with ``halo`` rows of context.
+
+        Full-resolution VGG maps are 64 x H x W floats (1 GiB each at 2048x2048); bands bound them. Band
+        starts and halos are multiples of 16, so every pool sees the same 2x2 cells as the whole image, and
+        the halo exceeds relu5_1's receptive-field radius (66 px for VGG-16), so the result is the whole
+        image's. Shape: (B, 3, H, W) -> taps as ``encode``.
+        """
+        height = image.shape[-2]
+        if band % 16 or halo % 16:
+            raise ValueError("band and halo must be multiples of 16 (the relu5_1 stride)")
+        if height <= band + 2 * halo:
+            return self.encode(image, keep)
+        pieces: dict[int, list[Tensor]] = {tap: [] for tap in keep}
+        for start in range(0, height, band):
+            end = min(start + band, height)
+            top = max(0, start - halo)
+            taps = self.encode(image[..., top : min(height, end + halo), :], keep)
+            for tap in keep:
+                stride = 2**tap
+                first = (start - top) // stride
+                count = -(-end // stride) - start // stride
+                pieces[tap].append(taps[tap][..., first : first + count, :])
+        return [torch.cat(pieces[tap], dim=-2) if tap in keep else None for tap in ALL_TAPS]
+
+    def decode_in_bands(
+        self, features: Tensor, size: tuple[int, int] | None = None, band: int = 32, halo: int = 8
+    ) -> Tensor:
+        """``decode`` over bands of ``band`` feature rows with ``halo`` rows of context (beyond the decoder's
+        receptive-field radius of ~4 feature rows), equal to decoding the whole map at bounded memory.
+
+        Shape: (B, 512, h, w) -> (B, 3, 8h, 8w), cropped to ``size``.
+        """
+        height = features.shape[-2]
+        if height <= band + 2 * halo:
+            return self.decode(features, size)
+        rows = []
+        for start in range(0, height, band):
+            end = min(start + band, height)
+            top = max(0, start - halo)
+            decoded = self.decoder(features[..., top : min(height, end + halo), :])
+            rows.append(decoded[..., (start - top) * IMAGE_MULTIPLE : (end - top) * IMAGE_MULTIPLE, :])
+        image = torch.cat(rows, dim=-2)
+        return image if size is None else image[..., : size[0], : size[1]]
+
     def forward(self, content: Tensor, style: Tensor) -> Tensor:
         size = (content.shape[-2], content.shape[-1])
-        return self.decode(self.transform(self.encode_padded(content), self.encode(style)), size)
+        content_taps = self.encode_padded(content, TRANSFORM_TAPS)
+        return self.decode(self.transform(content_taps, self.encode(style, TRANSFORM_TAPS)), size)
 
 
 def pad_to_multiple(image: Tensor, multiple: int) -> Tensor:

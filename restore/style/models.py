@@ -62,7 +62,9 @@ def load_style_model(path: str | os.PathLike | None = None) -> SANet:
         load_official(getattr(network, prefix.rstrip(".")), part)
     stray = sorted(key for key in state if not key.startswith(_PREFIXES))
     if stray:
-        raise WeightsError(f"{model_path}: unexpected tensors {stray[:5]} (a style model holds transformer.* and decoder.*)")
+        raise WeightsError(
+            f"{model_path}: unexpected tensors {stray[:5]} (a style model holds transformer.* and decoder.*)"
+        )
     return network.eval()
 
 
@@ -82,6 +84,7 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
     partial = output.with_suffix(".safetensors.partial")
     save_file(tensors, str(partial), metadata={"format": "restore-sanet-vgg16"})
     partial.replace(output)
-    record = {**card, "file": output.name, "dtype": "float16", "bytes": output.stat().st_size, "sha256": _sha256(output)}
+    size, digest = output.stat().st_size, _sha256(output)
+    record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
     card_path(output).write_text(json.dumps(record, indent=2) + "\n")
     return output

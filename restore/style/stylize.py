@@ -153,10 +153,13 @@ def stylize(
 
     with torch.inference_mode():
         content_image = _to_tensor(content_array, device)
-        content_taps = network.encode_padded(content_image)
+        content_taps = network.encode_in_bands(pad_to_multiple(content_image, IMAGE_MULTIPLE))
         features = 0.0
         if alpha > 0:
-            stylised = [network.transform(content_taps, network.encode(_to_tensor(s, device))) for s in style_arrays]
+            stylised = [
+                network.transform(content_taps, network.encode_in_bands(_to_tensor(style, device)))
+                for style in style_arrays
+            ]
             if mask is not None:
                 weights = _region_weights(mask, len(stylised), (height, width), tuple(stylised[0].shape[-2:]))
                 mixed = sum(w.to(device) * f for w, f in zip(weights, stylised))
@@ -165,7 +168,7 @@ def stylize(
             features = alpha * mixed
         if alpha < 1:
             features = features + (1.0 - alpha) * network.transform(content_taps, content_taps)
-        output = network.decode(features, (height, width)).clamp(0, 1) * 255.0
+        output = network.decode_in_bands(features, (height, width)).clamp(0, 1) * 255.0
         if preserve_color:
             output = _preserve_colour(output, content_image * 255.0)
         pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()

@@ -244,3 +244,34 @@ class StyleTrainer:
 
 def hardware_description() -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
+
+
+def export_run(options: StyleOptions, output: str | os.PathLike, recipe: str | None = None) -> Path:
+    """Export the run's checkpoint to a float16 style model with its card (training record included)."""
+    from restore.style.models import export_style_model
+
+    run_dir = options.run_dir
+    checkpoint = run_dir / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line]
+    split = json.loads((run_dir / "split.json").read_text())
+    loss_keys = ("total", "content", "style", "identity1", "identity2")
+    card = {
+        "name": options.name,
+        "task": "style transfer (SANet, Park & Lee 2019)",
+        "encoder": "torchvision VGG-16 to relu5_1, ImageNet weights (restore weights fetch), frozen; not in this file",
+        "contents": "transformer.* (Transform, 512 channels) and decoder.* (VGG-16 mirror)",
+        "recipe": recipe or f"options/{options.name}.yml",
+        "options": dataclasses.asdict(options),
+        "iterations": state["iteration"],
+        "wall_seconds": round(state["wall_seconds"], 1),
+        "hardware": hardware_description(),
+        "losses_first": {k: records[0][k] for k in loss_keys} if records else None,
+        "losses_last": {k: records[-1][k] for k in loss_keys} if records else None,
+        "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
+        "held_out": {"content": split["content_held_out"], "style": split["style_held_out"]},
+        "training_images": {"content": split["content_train"], "style": split["style_train"]},
+    }
+    return export_style_model(checkpoint, output, card)
