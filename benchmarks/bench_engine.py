@@ -88,7 +88,8 @@ def tiling_fidelity(count: int | None, overlap: int) -> dict:
                 "psnr_y": round(tiled_mean, 4),
                 "psnr_drop_db": round(whole_mean - tiled_mean, 4),
                 "max_image_drop_db": round(float(np.max(np.array(whole_psnr) - np.array(figures["psnr"]))), 4),
-                "consistency_psnr_db_min": round(float(consistency.min()), 2),
+                "consistency_psnr_db_min": round(float(consistency.min()), 2) if np.isfinite(consistency).all()
+                else ("inf" if np.isinf(consistency).all() else round(float(consistency[np.isfinite(consistency)].min()), 2)),
                 "consistency_psnr_db_mean": round(float(consistency[np.isfinite(consistency)].mean()), 2)
                 if np.isfinite(consistency).any() else "inf",
                 "identical_images": int(np.isinf(consistency).sum()),

@@ -172,7 +172,7 @@ def test_auto_tile_is_none_when_the_image_fits_and_shrinks_with_memory() -> None
     assert memory.bytes_for(small, small) <= 0.5 * 2 * 2**30
     bicubic = memory_model_for("bicubic", 4, {}, 8)
     assert auto_tile_size(200, 200, bicubic, 64 * 2**30) is None
-    assert auto_tile_size(4000, 3000, bicubic, 64 * 2**30) == 256  # dense imresize matrices: big tiles are slow
+    assert auto_tile_size(4000, 3000, bicubic, 64 * 2**30) == 256  # a 4-tap filter gains nothing from big tiles
     attention = MemoryModel(linear=100.0, quadratic=1.0)
     assert auto_tile_size(4000, 3000, attention, 2**30) < auto_tile_size(4000, 3000, MemoryModel(100.0), 2**30)
 

@@ -32,8 +32,7 @@ def resize_to(image: Tensor, height: int, width: int) -> Tensor:
 
     torch's antialiased bicubic uses MATLAB's kernel (Keys a = -0.5, widened when shrinking) and matches
     ``imresize`` of a double image to 1e-15 away from the borders, where only the edge handling differs.
-    It works with a few taps per sample; ``imresize`` would build dense (out, in) matrices here, gigabytes
-    for a 16000-pixel side.
+    It runs in float32 in one call; ``imresize`` would make float64 copies of a possibly 16000-pixel image.
 
     Shape: (B, C, H, W) -> (B, C, height, width).
     """
