@@ -1,19 +1,31 @@
-"""``restore zoo``: list the registered models (name, arch, scale, parameters, GFLOPs, weights, card)."""
+"""``restore zoo``: list the registered models, or export a training checkpoint into the zoo."""
 from __future__ import annotations
 
 import argparse
 import json
 
-HELP = "List the model zoo: every model and scale with parameters, GFLOPs (256x256 LR input) and weights."
+HELP = ("List the model zoo (parameters, GFLOPs on a 256x256 LR input, weights), or "
+        "`restore zoo export CHECKPOINT --name NAME` to publish a trained model with a measured card.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print a JSON list, one object per model and scale")
-    parser.add_argument("--name", help="only this model name")
-    parser.add_argument("--scale", type=int, help="only this scale")
+    parser.add_argument("action", nargs="?", choices=("list", "export"), default="list",
+                        help="list (default) or export")
+    parser.add_argument("checkpoint", nargs="?", help="export: a `restore train` checkpoint (runs/<name>/checkpoint_*.pt)")
+    parser.add_argument("--json", action="store_true", help="list: print a JSON list, one object per model and scale")
+    parser.add_argument("--name", help="list: only this model; export: the zoo name to publish under")
+    parser.add_argument("--scale", type=int, help="list: only this scale; export: check the checkpoint's scale")
+    parser.add_argument("--recipe", help="export: the options file to cite (default: the one the run used)")
+    parser.add_argument("--summary", default="", help="export: one-line description for the card")
+    parser.add_argument("--self-ensemble", action="store_true", help="export: also measure with self-ensemble x8")
+    parser.add_argument("--no-bench", action="store_true", help="export: skip measuring Set5/Set14/B100")
+    parser.add_argument("--force", action="store_true",
+                        help="export: replace a committed model even if Set5 is not 0.02 dB better")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        return _export(args)
     from restore.zoo import describe, list_models
 
     entries = [
@@ -23,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<16}{'arch':<9}{'scale':>5}{'params':>13}{'GFLOPs':>10}  weights"
+    header = f"{'name':<16}{'arch':<9}{'scale':>5}{'params':>13}{'GFLOPs':>10}{'Set5 dB':>9}  weights"
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -31,6 +43,21 @@ def run(args: argparse.Namespace) -> int:
             weights = "(none needed)"
         else:
             weights = row["weights"] or "not bundled: pass the authors' checkpoint with --weights"
+        set5 = row["metrics"].get("Set5", {}).get("psnr")
+        set5_text = f"{set5:.2f}" if set5 is not None else "-"
         print(f"{row['name']:<16}{row['arch']:<9}{'x' + str(row['scale']):>5}{row['params']:>13,}"
-              f"{row['gflops']:>10.1f}  {weights}")
+              f"{row['gflops']:>10.1f}{set5_text:>9}  {weights}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from restore.errors import RestoreError
+    from restore.training.export import export_checkpoint
+
+    if not args.checkpoint or not args.name:
+        raise RestoreError("usage: restore zoo export CHECKPOINT --name NAME [--scale S]")
+    export_checkpoint(
+        args.checkpoint, args.name, args.scale, recipe=args.recipe, summary=args.summary,
+        benchmark=not args.no_bench, self_ensemble_too=args.self_ensemble, force=args.force,
+    )
     return 0

@@ -109,7 +109,10 @@ class Trainer:
         if runtime.compile:
             self.forward_model = torch.compile(self.forward_model)
         self.iteration = 0
-        self.elapsed = 0.0  # wall seconds spent training, summed over resumes
+        self.elapsed = 0.0  # wall seconds spent in training steps, summed over resumes
+        # Process CPU seconds (all threads) in training steps: unlike wall time, not inflated when the
+        # machine is shared or the process is paused, so runs compare fairly in core-hours.
+        self.cpu_seconds = 0.0
         self.history: list[dict] = []
         self._sampler: PatchSampler | None = None
         self._val: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
@@ -140,6 +143,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "iteration": self.iteration,
             "elapsed_seconds": self.elapsed,
+            "cpu_seconds": self.cpu_seconds,
             "history": json.dumps(self.history),
             "torch_rng": torch.get_rng_state(),
             "options_file": str(self.options.source) if self.options.source else "",
@@ -173,6 +177,7 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = int(state["iteration"])
         self.elapsed = float(state["elapsed_seconds"])
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self.history = json.loads(state["history"])
         torch.set_rng_state(state["torch_rng"])
         self.log(f"resumed from {path} at iteration {self.iteration} ({self.elapsed / 3600:.2f} h trained)")
@@ -236,7 +241,7 @@ class Trainer:
                      f"{self.iteration}->{stop} of {total}, batch {options.data.batch_size}, "
                      f"patch {options.data.patch_size}, device {self.device}")
         while self.iteration < stop:
-            step_start = time.monotonic()
+            step_start, step_cpu_start = time.monotonic(), time.process_time()
             lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr_value
@@ -253,6 +258,7 @@ class Trainer:
                 self.ema.update(self.model, self.iteration)
             self.iteration += 1
             self.elapsed += time.monotonic() - step_start
+            self.cpu_seconds += time.process_time() - step_cpu_start
             window_iters += 1
 
             if is_main and (self.iteration % options.log_every == 0 or self.iteration == stop):
@@ -262,7 +268,7 @@ class Trainer:
                 loss_value = loss.item()
                 record = {"iteration": self.iteration, "loss": loss_value, "lr": lr_value,
                           "iters_per_s": rate, "samples_per_s": rate * options.data.batch_size,
-                          "hours": self.elapsed / 3600}
+                          "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600}
                 self._append_log(record)
                 self.log(f"iter {self.iteration:>7}/{total}  loss {loss_value:8.4f}  lr {lr_value:.2e}  "
                          f"{rate:5.2f} it/s  {rate * options.data.batch_size:6.1f} samples/s  "
@@ -273,6 +279,7 @@ class Trainer:
             ):
                 score = self.validate()
                 record = {"iteration": self.iteration, "hours": self.elapsed / 3600,
+                          "core_hours": self.cpu_seconds / 3600,
                           f"{options.data.val}_psnr": score}
                 self.history.append(record)
                 self._append_log(record)
@@ -286,7 +293,8 @@ class Trainer:
         if is_main:
             path = self.save_checkpoint()
             self.log(f"saved {path}")
-        return {"iteration": self.iteration, "hours": self.elapsed / 3600, "history": self.history}
+        return {"iteration": self.iteration, "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600,
+                "history": self.history}
 
     def _append_log(self, record: dict) -> None:
         self.options.run_dir.mkdir(parents=True, exist_ok=True)

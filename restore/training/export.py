@@ -1,0 +1,223 @@
+"""Export a training checkpoint into the model zoo: fp16 safetensors + a card with measured metrics.
+
+The card's metrics are measured by ``restore.evaluation.run_benchmark`` on the exported fp16 file itself
+(not on the fp32 training weights), so ``restore bench`` on a fresh clone reproduces them exactly.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from restore.errors import RestoreError
+from restore.paths import REPO_ROOT
+from restore.zoo import count_gflops, count_params, models_dir, sha256_file
+
+CARD_DATASETS = ("Set5", "Set14", "B100")
+MIN_IMPROVEMENT_DB = 0.02  # a committed model is replaced only by one at least this much better on Set5
+
+
+def cpu_description() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict) or "model" not in state or "arch" not in state:
+        raise RestoreError(f"{path} is not a restore training checkpoint (no model/arch entries)")
+    return state
+
+
+def learning_curve(run_dir: Path, val_key: str = "Set5_psnr") -> list[tuple[float, int, float]]:
+    """(core-hours, iteration, PSNR) of every validation in the run's log."""
+    log = run_dir / "log.jsonl"
+    if not log.exists():
+        return []
+    points = []
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if val_key in record:
+            points.append((record.get("core_hours", record["hours"]), record["iteration"], record[val_key]))
+    return points
+
+
+def plot_learning_curve(points: list[tuple[float, int, float]], title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 3.6), dpi=120)
+    axis.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3)
+    axis.set_xlabel("training CPU core-hours (process CPU time)")
+    axis.set_ylabel("Set5 Y-PSNR (dB, EMA weights)")
+    axis.set_title(title)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    name: str,
+    scale: int | None = None,
+    *,
+    recipe: str | None = None,
+    summary: str = "",
+    benchmark: bool = True,
+    self_ensemble_too: bool = False,
+    force: bool = False,
+    curves_dir: Path | None = None,
+    datasets: tuple[str, ...] = CARD_DATASETS,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Write ``models/<name>_x<scale>.safetensors`` (fp16, EMA weights when present) and its card."""
+    from safetensors.torch import save_file
+
+    state = read_checkpoint(checkpoint)
+    arch, ckpt_scale = state["arch"], int(state["scale"])
+    if scale is not None and scale != ckpt_scale:
+        raise RestoreError(f"{checkpoint} holds an x{ckpt_scale} model, not x{scale}")
+    config = json.loads(state["network"])
+    weights = state["ema"] if state.get("ema") is not None else state["model"]
+    root = models_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}_x{ckpt_scale}"
+    card_path, weights_path = root / f"{stem}.json", root / f"{stem}.safetensors"
+    previous = json.loads(card_path.read_text()) if card_path.exists() else None
+
+    # The previous model stays recoverable until the new one has been measured and accepted.
+    backups = {path: path.read_bytes() for path in (card_path, weights_path) if path.exists()}
+    save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, str(weights_path))
+    hours = float(state["elapsed_seconds"]) / 3600
+    run_dir = Path(checkpoint).resolve().parent
+    config_json = json.dumps(config, sort_keys=True)
+    card: dict[str, Any] = {
+        "name": name,
+        "arch": arch,
+        "scale": ckpt_scale,
+        "config": config,
+        "weights": weights_path.name,
+        "sha256": sha256_file(weights_path),
+        "dtype": "float16",
+        "params": count_params(arch, ckpt_scale, config_json),
+        "gflops_256": round(count_gflops(arch, ckpt_scale, config_json), 3),
+        "summary": summary or f"compact {arch.upper()} x{ckpt_scale} trained by restore on the CPU",
+        "training": {
+            "recipe": recipe or _repo_relative(state.get("options_file")),
+            "data": "../shared/datasets/train: T91 + BSD200 (the 291) + 124 licensed photos; no benchmark set",
+            "iterations": int(state["iteration"]),
+            "wall_hours": round(hours, 3),
+            "core_hours": round(float(state.get("cpu_seconds", 0.0)) / 3600, 3),
+            "hardware": f"{cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "weights_exported": "EMA" if state.get("ema") is not None else "raw",
+            "exported": time.strftime("%Y-%m-%d"),
+        },
+        "metrics": {},
+    }
+    points = learning_curve(run_dir)
+    if points:
+        curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or REPO_ROOT / "docs" / "curves") / f"{stem}.png")
+        card["training"]["learning_curve"] = _repo_relative(str(curve))
+        card["training"]["validations"] = [{"core_hours": round(h, 4), "iteration": i, "Set5_psnr": round(p, 4)}
+                                           for h, i, p in points]
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    try:
+        if benchmark:
+            card["metrics"] = _measure(name, ckpt_scale, datasets, self_ensemble_too, log)
+            new_psnr = card["metrics"]["Set5"]["psnr"]
+            old_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
+            if old_psnr is not None and new_psnr < old_psnr + MIN_IMPROVEMENT_DB and not force:
+                raise RestoreError(
+                    f"{stem}: Set5 {new_psnr:.3f} dB does not beat the committed {old_psnr:.3f} dB by "
+                    f"{MIN_IMPROVEMENT_DB} dB; kept the committed model (use --force to replace it anyway)"
+                )
+    except BaseException:
+        for path in (card_path, weights_path):
+            if path in backups:
+                path.write_bytes(backups[path])
+            else:
+                path.unlink(missing_ok=True)
+        raise
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    (root / f"{stem}.md").write_text(render_card(card))
+    log(f"exported {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB) and {card_path}")
+    return card_path
+
+
+def _repo_relative(path: str | None) -> str | None:
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(path)
+
+
+def _measure(name: str, scale: int, datasets: tuple[str, ...], ensemble: bool, log) -> dict:
+    """Benchmark the exported fp16 file through the zoo, exactly as `restore bench` will."""
+    from restore.evaluation import run_benchmark
+
+    metrics: dict[str, Any] = {}
+    for suffix, self_ensemble in [("", False)] + ([("_x8", True)] if ensemble else []):
+        run = run_benchmark([name], [scale], list(datasets), self_ensemble=self_ensemble)
+        for result in run.results:
+            row = metrics.setdefault(result.dataset, {})
+            row[f"psnr{suffix}"] = round(result.psnr, 4)
+            row[f"ssim{suffix}"] = round(result.ssim, 5)
+            if not suffix:
+                row["seconds_per_image"] = round(result.seconds_per_image, 4)
+            log(f"{name} x{scale} {result.dataset}{' (self-ensemble)' if self_ensemble else ''}: "
+                f"{result.psnr:.3f} dB / {result.ssim:.4f}")
+    return metrics
+
+
+def render_card(card: dict[str, Any]) -> str:
+    """The human-readable card beside the JSON one."""
+    training, metrics = card["training"], card["metrics"]
+    lines = [
+        f"# {card['name']} x{card['scale']}",
+        "",
+        card["summary"],
+        "",
+        "| field | value |",
+        "|---|---|",
+        f"| arch | {card['arch']} |",
+        f"| config | `{json.dumps(card['config'])}` |",
+        f"| parameters | {card['params']:,} |",
+        f"| GFLOPs (256x256 LR) | {card['gflops_256']} |",
+        f"| weights | `{card['weights']}` ({card['dtype']}, sha256 `{card['sha256']}`) |",
+        f"| recipe | `{training.get('recipe')}` |",
+        f"| training data | {training['data']} |",
+        f"| iterations | {training['iterations']:,} |",
+        f"| training time | {training['core_hours']} CPU core-hours ({training['wall_hours']} h wall) on "
+        f"{training['hardware']} |",
+        f"| exported | {training['weights_exported']} weights, {training['exported']} |",
+        "",
+    ]
+    if metrics:
+        has_x8 = any("psnr_x8" in row for row in metrics.values())
+        lines += ["Measured by `restore bench` on these fp16 weights (Y-PSNR / SSIM, crop = scale, MATLAB LR):", ""]
+        header = "| dataset | PSNR | SSIM | s/image (CPU) |" + (" PSNR x8 | SSIM x8 |" if has_x8 else "")
+        lines += [header, "|---" * (header.count("|") - 1) + "|"]
+        for dataset, row in metrics.items():
+            cells = f"| {dataset} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['seconds_per_image']:.3f} |"
+            if has_x8:
+                cells += f" {row.get('psnr_x8', float('nan')):.2f} | {row.get('ssim_x8', float('nan')):.4f} |"
+            lines.append(cells)
+        lines.append("")
+    if training.get("learning_curve"):
+        lines += [f"Learning curve: `{training['learning_curve']}`", ""]
+    return "\n".join(lines)

@@ -1,0 +1,72 @@
+"""Exporting a training run into the zoo: fp16 weights, a card whose numbers `restore bench` reproduces."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from PIL import Image
+
+from restore.cli import main
+from restore.errors import RestoreError
+from restore.training.export import export_checkpoint
+from restore.training.options import load_options
+from restore.training.trainer import Trainer
+
+
+@pytest.fixture()
+def trained_run(tmp_path, datasets_dir, monkeypatch):
+    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("RESTORE_MODELS_DIR", str(tmp_path / "models"))
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    for i, source in enumerate(sorted((datasets_dir / "train" / "BSD200").iterdir())[:4]):
+        Image.open(source).convert("RGB").crop((0, 0, 96, 96)).save(crops / f"c{i}.png")
+    recipe = tmp_path / "tiny.yml"
+    recipe.write_text(yaml.safe_dump({
+        "name": "tiny", "arch": "rcan", "scale": 2,
+        "network": {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 8, "reduction": 4},
+        "data": {"train": [str(crops)], "patch_size": 16, "batch_size": 2, "val": "Set5"},
+        "train": {"iterations": 6, "lr": 1e-3, "ema": 0.9},
+        "checkpoint": {"dir": str(tmp_path / "run")}, "validation_every": 3, "log_every": 3,
+    }))
+    trainer = Trainer(load_options(recipe), log=lambda _: None)
+    trainer.train()
+    return trainer.latest_checkpoint(), tmp_path
+
+
+def test_export_writes_fp16_weights_and_a_card_that_bench_reproduces(trained_run, capsys):
+    checkpoint, root = trained_run
+    card_path = export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves",
+                                  log=lambda _: None)
+    card = json.loads(card_path.read_text())
+    assert card["arch"] == "rcan" and card["dtype"] == "float16" and card["training"]["iterations"] == 6
+    assert card["training"]["core_hours"] > 0 and len(card["training"]["validations"]) == 2
+    assert (root / "curves" / "tiny-rcan_x2.png").read_bytes()[:4] == b"\x89PNG"
+    assert (root / "models" / "tiny-rcan_x2.md").exists()
+
+    assert main(["bench", "--model", "tiny-rcan", "--scale", "2", "--dataset", "Set5", "--json",
+                 str(root / "bench.json")]) == 0
+    measured = json.loads((root / "bench.json").read_text())["results"][0]
+    assert measured["psnr"] == pytest.approx(card["metrics"]["Set5"]["psnr"], abs=1e-4)
+    assert measured["ssim"] == pytest.approx(card["metrics"]["Set5"]["ssim"], abs=1e-5)
+
+
+def test_export_keeps_a_better_committed_model(trained_run):
+    checkpoint, root = trained_run
+    card_path = export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves",
+                                  log=lambda _: None)
+    before = card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()
+    with pytest.raises(RestoreError, match="does not beat the committed"):
+        export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves",
+                          log=lambda _: None)
+    assert (card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()) == before
+
+
+def test_export_names_a_non_checkpoint(tmp_path, capsys):
+    bogus = tmp_path / "weights.pt"
+    import torch
+
+    torch.save({"a": torch.zeros(1)}, bogus)
+    assert main(["zoo", "export", str(bogus), "--name", "x"]) == 2
+    assert "not a restore training checkpoint" in capsys.readouterr().err
