@@ -2,4 +2,5 @@
 from restore.app import AppConfig, launch
 
 if __name__ == "__main__":
-    launch(AppConfig.from_env())
+    print("restore app: serving on http://127.0.0.1:7860 (Ctrl+C stops it)")
+    launch(AppConfig.from_env(), quiet=True)

@@ -111,6 +111,30 @@ def test_style_without_model_gives_the_apis_message(tmp_path: Path, config: AppC
         handlers.stylize_image(content, [], config=config)
 
 
+def test_style_with_a_model_file_renders_the_content_size(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from restore.style.build import build_sanet
+
+    torch.manual_seed(0)
+    network = build_sanet("vgg16")  # the VGG-16 backbone scripts/setup.sh fetches; random transformer/decoder
+    tensors = {f"{part}.{key}": value.contiguous() for part in ("transformer", "decoder")
+               for key, value in getattr(network, part).state_dict().items()}
+    model_file = tmp_path / "random-sanet.safetensors"
+    save_file(tensors, str(model_file))
+    config = AppConfig(output_dir=tmp_path / "outputs", style_model=str(model_file))
+    rng = np.random.default_rng(1)
+    content = save(tmp_path / "content.png", rng.integers(0, 256, (20, 28, 3), dtype=np.uint8))
+    styles = [save(tmp_path / f"style{k}.png", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)) for k in range(2)]
+
+    result = handlers.stylize_image(content, styles, 0.5, True, config=config)
+    assert result.image.shape == (20, 28, 3) and result.image.dtype == np.uint8
+    np.testing.assert_array_equal(load(result.output_path).pixels, result.image)
+    assert "in the style of style0, style1 (alpha 0.50, colours kept)" in result.summary
+    assert handlers.style_model_notice(model_file) == "Style model: `random-sanet.safetensors`."
+
+
 def test_page_messages_never_carry_a_traceback() -> None:
     import gradio as gr
 
@@ -156,5 +180,8 @@ def test_models_markdown_lists_every_zoo_entry() -> None:
     table = handlers.models_markdown()
     rows = [line for line in table.splitlines() if line.startswith("| **")]
     assert len(rows) == len(list_models())
-    assert "| **bicubic** | x4 | bicubic | 0 | none needed |" in table
-    assert any(row.startswith("| **rcan** | x4 | rcan | 15.") and "bring your own" in row for row in rows)
+    # Official architectures show their papers' numbers, marked as such (RCAN x4 Set5: 32.63 dB, 0.9002).
+    assert "| **bicubic** | x4 | bicubic | 0 | none needed | 28.42 / 0.8104 (paper) |" in table
+    rcan = next(row for row in rows if row.startswith("| **rcan** | x4 |"))
+    assert "15.59 M" in rcan and "bring your own" in rcan and "32.63 / 0.9002 (paper)" in rcan
+    assert "- **rcan**: RCAN (Zhang et al., ECCV 2018)" in table

@@ -37,6 +37,7 @@ class AppConfig:
         data_root: where the benchmark sets live (None: :func:`restore.paths.data_root`).
         output_dir: where results are written before the browser downloads them.
         device: the device the networks run on ("auto", "cpu", "cuda"...).
+        style_model: a SANet style-model file (None: the zoo's ``models/sanet-vgg16.safetensors``).
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -45,6 +46,7 @@ class AppConfig:
     data_root: str | None = None
     output_dir: Path = field(default_factory=_output_root)
     device: str = "auto"
+    style_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_pixels < 1:

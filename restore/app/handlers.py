@@ -6,6 +6,7 @@ message for the user; :mod:`restore.app.errors` turns them into messages in the 
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -14,6 +15,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -21,6 +23,9 @@ from PIL import Image
 from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
 from restore.errors import DataError, RestoreError
 from restore.zoo import ZooEntry
+
+if TYPE_CHECKING:
+    from restore.archs.sanet import SANet
 
 __all__ = [
     "BenchmarkResult", "StyleResult", "UpscaleResult", "benchmark_datasets", "check_pixel_limit",
@@ -244,13 +249,28 @@ class StyleResult:
     summary: str
 
 
-def style_model_notice() -> str:
-    """One Markdown line: which style model the tab uses, or how to get one when none is installed."""
-    from restore.style.models import DEFAULT_STYLE_MODEL, HOW_TO_GET
+def _style_model_path(style_model: str | os.PathLike | None) -> Path:
+    from restore.style import models
 
-    if DEFAULT_STYLE_MODEL.is_file():
-        return f"Style model: `{DEFAULT_STYLE_MODEL.name}`."
-    return f"**No style model is installed** ({DEFAULT_STYLE_MODEL.name} is missing): {HOW_TO_GET}."
+    return Path(style_model) if style_model else models.DEFAULT_STYLE_MODEL
+
+
+def style_model_notice(style_model: str | os.PathLike | None = None) -> str:
+    """One Markdown line: which style model the tab uses, or how to get one when it is missing."""
+    from restore.style.models import HOW_TO_GET
+
+    path = _style_model_path(style_model)
+    if path.is_file():
+        return f"Style model: `{path.name}`."
+    return f"**No style model is installed** ({path.name} is missing): {HOW_TO_GET}."
+
+
+@functools.lru_cache(maxsize=1)
+def _style_network(path: str, modified_ns: int) -> SANet:
+    """The loaded SANet, kept between jobs (building it reads the VGG-16 backbone); a new file reloads."""
+    from restore.style.models import load_style_model
+
+    return load_style_model(path)
 
 
 def stylize_image(
@@ -277,9 +297,15 @@ def stylize_image(
         raise DataError("upload at least one style image")
     for path in [content, *styles]:
         check_pixel_limit(path, config.max_pixels)
+    model_path = _style_model_path(config.style_model)
+    if not model_path.is_file():
+        from restore.style.models import load_style_model
+
+        load_style_model(model_path)  # raises the API's WeightsError, which says how to get a model
     started = time.perf_counter()
+    network = _style_network(str(model_path), model_path.stat().st_mtime_ns)
     try:
-        pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color))
+        pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color), model=network)
     except ValueError as exc:
         raise RestoreError(f"cannot stylize with these settings: {exc}") from exc
     seconds = time.perf_counter() - started
@@ -360,34 +386,45 @@ def _params_cell(params: int) -> str:
     return "0" if params == 0 else f"{params / 1e6:.2f} M"
 
 
-def _metric_cell(metrics: dict, dataset: str) -> str:
+def _metric_cell(metrics: dict, dataset: str, published: tuple[float, float | None] | None) -> str:
+    """The card's PSNR / SSIM on ``dataset``; for the official architectures, the paper's, marked so."""
     value = metrics.get(dataset)
-    if not isinstance(value, dict) or not isinstance(value.get("psnr"), (int, float)):
+    if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)):
+        psnr, ssim, origin = float(value["psnr"]), value.get("ssim"), ""
+    elif published is not None:
+        (psnr, ssim), origin = published, " (paper)"
+    else:
         return "–"
-    ssim = value.get("ssim")
-    return f"{value['psnr']:.2f}" + (f" / {ssim:.4f}" if isinstance(ssim, (int, float)) else "")
+    return f"{psnr:.2f}" + (f" / {ssim:.4f}" if isinstance(ssim, (int, float)) else "") + origin
 
 
 def models_markdown() -> str:
     """The zoo as a Markdown table: size, weights and the metrics each card records (PSNR / SSIM, Y, dB)."""
+    from restore.evaluation.published import published_scores
     from restore.zoo import describe, list_models
 
     rows = [describe(entry, with_gflops=False) | {"entry": entry} for entry in list_models()]
+    papers = {(row.method.lower(), row.dataset, row.scale): (row.psnr, row.ssim) for row in published_scores()}
     sets = [name for name in ("Set5", "Set14", "BSD100", "Urban100", "Manga109")
             if name in ("Set5", "Set14", "BSD100", "Urban100") or any(name in row["metrics"] for row in rows)]
     lines = [
-        "| model | scale | arch | params | weights | " + " | ".join(sets) + " | about |",
-        "|---|---|---|---|---|" + "---|" * len(sets) + "---|",
+        "| model | scale | arch | params | weights | " + " | ".join(sets) + " |",
+        "|---|---|---|---|---|" + "---|" * len(sets),
     ]
+    about: dict[str, str] = {}
     for row in rows:
         cells = [f"**{row['name']}**", f"x{row['scale']}", row["arch"], _params_cell(row["params"]),
                  _weights_cell(row["entry"])]
-        cells += [_metric_cell(row["metrics"], name) for name in sets]
-        cells.append(str(row["description"]).replace("|", "/").replace("\n", " "))
+        official = row["entry"].card is None
+        cells += [_metric_cell(row["metrics"], name, papers.get((row["arch"], name, row["scale"])) if official else None)
+                  for name in sets]
         lines.append("| " + " | ".join(cells) + " |")
+        about.setdefault(row["name"], " ".join(str(row["description"]).split()))
     trained = sum(row["entry"].card is not None for row in rows)
-    note = (f"{len(rows)} entries, {trained} trained with a card. Metrics are the cards' own measurements "
-            "(Y channel PSNR dB / SSIM, papers' protocol); `restore bench` re-measures them. "
+    note = (f"{len(rows)} entries, {trained} trained with a card. PSNR (dB) / SSIM on the Y channel under the "
+            "papers' protocol: our cards' own measurements, or for the official architectures the numbers their "
+            "papers print (marked \"paper\"); `restore bench` re-measures any of them. "
             "The official architectures run with the authors' checkpoints: `restore upscale --model rcan "
             "--weights RCAN_BIX4.pt`.")
-    return "\n".join(lines) + "\n\n" + note + "\n"
+    described = [f"- **{name}**: {text}" for name, text in about.items() if text]
+    return "\n".join([*lines, "", note, "", *described]) + "\n"

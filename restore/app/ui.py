@@ -72,7 +72,7 @@ def _upscale_tab(config: AppConfig) -> None:
 
 
 def _style_tab(config: AppConfig) -> None:
-    gr.Markdown(handlers.style_model_notice(), elem_id="style-notice")
+    gr.Markdown(handlers.style_model_notice(config.style_model), elem_id="style-notice")
     with gr.Row():
         with gr.Column(scale=1):
             content = gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath", elem_id="style-content")

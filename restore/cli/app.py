@@ -18,13 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="jobs run at once, the rest queue (default 1, or $RESTORE_APP_CONCURRENCY)")
     parser.add_argument("--data-root", metavar="DIR", help="where the benchmark sets live")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps...")
+    parser.add_argument("--style-model", metavar="FILE",
+                        help="SANet style-model file (default: models/sanet-vgg16.safetensors)")
 
 
 def run(args: argparse.Namespace) -> int:
     from restore.app import AppConfig, launch
 
     config = AppConfig.from_env(max_pixels=args.max_pixels, max_file_size=args.max_file_size,
-                                concurrency=args.concurrency, data_root=args.data_root, device=args.device)
+                                concurrency=args.concurrency, data_root=args.data_root, device=args.device,
+                                style_model=args.style_model)
     print(f"restore app: serving on http://{args.host}:{args.port} (Ctrl+C stops it)")
-    launch(config, host=args.host, port=args.port)
+    launch(config, host=args.host, port=args.port, quiet=True)
     return 0
