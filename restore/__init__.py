@@ -5,8 +5,9 @@ until a network or metric is first used, and never basicsr unless the interop is
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from restore._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -26,32 +27,24 @@ _EXPORTS = {
     "stylize": "restore.style.stylize",
     "upscale": "restore.engine.api",
     "Upscaler": "restore.engine",
+    "get_dataset": "restore.datasets",
+    "LPIPS": "restore.metrics.lpips",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restore' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from restore.archs import build_model, list_archs
     from restore.checkpoint import CheckpointError, load_official
+    from restore.datasets import get_dataset
     from restore.engine import Upscaler
     from restore.engine.api import upscale
     from restore.ensemble import self_ensemble
     from restore.metrics.color import rgb_to_y
     from restore.metrics.imresize import imresize
+    from restore.metrics.lpips import LPIPS
     from restore.metrics.psnr_ssim import psnr, ssim
     from restore.style.stylize import stylize
     from restore.zoo import list_models, load_model

@@ -9,12 +9,12 @@ repository's ``app.py`` call it). The handlers (:mod:`restore.app.handlers`) imp
 """
 from __future__ import annotations
 
-import importlib
 import os
-from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from restore._lazy import lazy_exports
 
 _EXPORTS = {
     "AppConfig": "restore.app.config",
@@ -24,9 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restore.app' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,8 +1,7 @@
 """SANet arbitrary style transfer: building the network, the style-model zoo, ``stylize`` and training."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from restore._lazy import lazy_exports
 
 _EXPORTS = {
     "build_sanet": "restore.style.build",
@@ -14,9 +13,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'restore.style' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
