@@ -17,6 +17,16 @@ from restore.blocks.mean_shift import DIV2K_RGB_MEAN, MeanShift
 from restore.blocks.upsample import Upsampler
 
 
+def _add_skip(fresh: Tensor, skip: Tensor) -> Tensor:
+    """``fresh + skip``, written into ``fresh`` when autograd is off (it is then a conv output nobody else holds).
+
+    Shape: (B, C, H, W), (B, C, H, W) -> (B, C, H, W).
+    """
+    if torch.is_grad_enabled():
+        return fresh + skip
+    return fresh.add_(skip)
+
+
 class ResidualGroup(nn.Module):
     """``x + conv(RCAB^n(x))``.
 
@@ -32,7 +42,7 @@ class ResidualGroup(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.body(x) + x
+        return _add_skip(self.body(x), x)
 
 
 class RCAN(nn.Module):
@@ -74,8 +84,10 @@ class RCAN(nn.Module):
         if x.device.type == "cpu":
             x = x.contiguous(memory_format=torch.channels_last)
         features = self.head(self.sub_mean(x))
-        features = self.body(features) + features
-        return self.add_mean(self.tail(features)).contiguous()
+        features = _add_skip(self.body(features), features)
+        # Back to NCHW before the last 1x1 colour conv: PyTorch runs a 3-channel 1x1 conv through its generic
+        # kernel, which measured about 6x slower on a channels-last 256x256 map than on a contiguous one.
+        return self.add_mean(self.tail(features).contiguous())
 
 
 @register_arch("rcan")
