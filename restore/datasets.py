@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from restore.errors import DataError
+from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT, data_root
 
 REGISTRY_DIR = REPO_ROOT / "datasets"
 BENCHMARK_SETS = ("Set5", "Set14", "BSD100", "Urban100", "Manga109")
 # Files the data root keeps beside the images that are not part of any set.
 _BOOKKEEPING_FILES = {"MANIFEST.tsv", "SHA256SUMS", "README.md", "LICENSE", ".DS_Store"}
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -260,9 +260,9 @@ def _compare(path: Path, relative: str, entry: FileEntry, verify_checksums: bool
             return None if size == entry.bytes else Mismatch(relative, "bytes", str(entry.bytes), str(size))
         return _compare_dimensions(path, relative, entry)
     if is_alternate:
-        return _compare_digest(relative, "sha256", entry.alternate_sha256, _sha256_file(path))
+        return _compare_digest(relative, "sha256", entry.alternate_sha256, sha256_file(path))
     if entry.sha256:
-        return _compare_digest(relative, "sha256", entry.sha256, _sha256_file(path))
+        return _compare_digest(relative, "sha256", entry.sha256, sha256_file(path))
     try:
         actual = pixel_sha256(path)
     except OSError as exc:
@@ -295,13 +295,6 @@ def pixel_sha256(path: Path) -> str:
         pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
     return hashlib.sha256(pixels.tobytes()).hexdigest()
 
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _locate(folder: Path, entry: FileEntry) -> Path | None:

@@ -11,7 +11,6 @@ Cards are data; adding a model is adding a card and its weights, no code.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.errors import WeightsError
+from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
 
 SCALES = (2, 3, 4)
@@ -107,13 +107,6 @@ def default_model(scale: int) -> str:
     scored = [(e.metrics.get("Set5", {}).get("psnr", 0.0), e.name) for e in trained if e.weights.exists()]
     return max(scored)[1] if scored else "bicubic"
 
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_entry(entry: ZooEntry):

