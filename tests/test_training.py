@@ -145,3 +145,16 @@ def test_patch_sampler_pairs_lr_and_hr_exactly(tmp_path, crops):
     assert (down[..., 2:-2, 2:-2] - lr[..., 2:-2, 2:-2]).abs().max() <= 1
     again = PatchCache.build([crops], 2, log=lambda _: None)  # served from the cache
     assert np.array_equal(again.pixels, cache.pixels)
+
+
+def test_images_smaller_than_a_patch_on_both_sides_are_skipped(tmp_path, crops):
+    from restore.training.data import PatchCache, PatchSampler
+
+    Image.new("RGB", (20, 20), (10, 20, 30)).save(crops / "tiny.png")  # 10x10 LR at x2: both sides short
+    cache = PatchCache.build([crops], 2, log=lambda _: None)
+    sampler = PatchSampler(cache, patch_size=40, batch_size=8)
+    tiny = [i for i, e in enumerate(cache.index) if e.name == "tiny.png"][0]
+    assert tiny not in set(sampler.usable)
+    for seed in range(5):
+        lr, _ = sampler.sample(np.random.default_rng(seed))
+        assert lr.shape == (8, 3, 40, 40)

@@ -111,7 +111,8 @@ class PatchSampler:
 
     def __init__(self, cache: PatchCache, patch_size: int, batch_size: int, sampling: str = "area") -> None:
         self.cache, self.patch, self.batch = cache, patch_size, batch_size
-        sizes = [(e.lr_shape[0] - patch_size + 1) * (e.lr_shape[1] - patch_size + 1) for e in cache.index]
+        # Both sides must hold a patch: a product of two negative spans would look usable.
+        sizes = [max(0, e.lr_shape[0] - patch_size + 1) * max(0, e.lr_shape[1] - patch_size + 1) for e in cache.index]
         self.usable = np.array([i for i, n in enumerate(sizes) if n > 0])
         if len(self.usable) == 0:
             raise ValueError(f"no training image is large enough for {patch_size}px LR patches")
