@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -41,7 +42,9 @@ def test_export_writes_fp16_weights_and_a_card_that_bench_reproduces(trained_run
                                   log=lambda _: None)
     card = json.loads(card_path.read_text())
     assert card["arch"] == "rcan" and card["dtype"] == "float16" and card["training"]["iterations"] == 6
-    assert card["training"]["core_hours"] > 0 and len(card["training"]["validations"]) == 2
+    cpu_seconds = torch.load(checkpoint, weights_only=True)["cpu_seconds"]
+    assert cpu_seconds > 0 and card["training"]["core_hours"] == round(cpu_seconds / 3600, 3)
+    assert len(card["training"]["validations"]) == 2
     assert (root / "curves" / "tiny-rcan_x2.png").read_bytes()[:4] == b"\x89PNG"
     assert (root / "models" / "tiny-rcan_x2.md").exists()
 
@@ -65,8 +68,6 @@ def test_export_keeps_a_better_committed_model(trained_run):
 
 def test_export_names_a_non_checkpoint(tmp_path, capsys):
     bogus = tmp_path / "weights.pt"
-    import torch
-
     torch.save({"a": torch.zeros(1)}, bogus)
     assert main(["zoo", "export", str(bogus), "--name", "x"]) == 2
     assert "not a restore training checkpoint" in capsys.readouterr().err
