@@ -120,7 +120,9 @@ def test_upscale_in_the_browser_and_screenshot_every_tab(browser: object, app_ur
     driver.find_element(By.CSS_SELECTOR, "#upscale-run").click()
     status = _wait_for_text(driver, "#upscale-status", "→")
     assert "64×64 → 256×256" in status and "RGB 8-bit PNG" in status
-    _wait_for_text(driver, "#upscale-download", "butterflyx4_bicubic_x4")
+    # The default model is the best shipped one at x4 (a trained model once one ships, else bicubic).
+    download = _wait_for_text(driver, "#upscale-download", "butterflyx4_")
+    assert "_x4\n.png" in download  # stem and suffix sit in separate elements
     # Both halves of the slider have decoded at the output's size.
     wait.until(lambda d: d.execute_script(
         "const images = [...document.querySelectorAll('#upscale-slider img')];"
@@ -149,7 +151,7 @@ def test_upscale_in_the_browser_and_screenshot_every_tab(browser: object, app_ur
     _open_tab(driver, "Benchmark")
     wait.until(expected_conditions.element_to_be_clickable((By.CSS_SELECTOR, "#bench-run"))).click()
     summary = _wait_for_text(driver, "#bench-summary", "dB")
-    assert "bicubic x4 on Set5" in summary
+    assert " x4 on Set5: PSNR " in summary  # the default model: the best shipped at x4
     _wait_for_text(driver, "#bench-table", "butterfly")
     wait.until(lambda d: d.execute_script(
         "const image = document.querySelector('#bench-chart img');"
