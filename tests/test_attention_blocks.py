@@ -157,6 +157,23 @@ def test_query_softmax_attention_is_not_key_softmax() -> None:
     assert not torch.allclose(expected, torch.bmm(torch.softmax(logits, dim=2), value), atol=1e-3)
 
 
+def test_query_softmax_attention_training_path_matches_banded_values_and_naive_gradients() -> None:
+    generator = torch.Generator().manual_seed(7)
+    query, key = torch.randn(2, 4, 30, generator=generator), torch.randn(2, 4, 30, generator=generator)
+    value = torch.randn(2, 30, 3, generator=generator)
+    with torch.no_grad():
+        banded = query_softmax_attention(query, key, value, band=7)
+    leaves = [t.clone().requires_grad_() for t in (query, key, value)]
+    dense = query_softmax_attention(*leaves, band=7)
+    assert torch.allclose(dense, banded, atol=1e-6)
+    dense.square().sum().backward()
+    naive_leaves = [t.clone().requires_grad_() for t in (query, key, value)]
+    q, k, v = naive_leaves
+    torch.bmm(torch.softmax(torch.bmm(q.transpose(1, 2), k), dim=1), v).square().sum().backward()
+    for ours, naive in zip(leaves, naive_leaves):
+        assert torch.allclose(ours.grad, naive.grad, atol=1e-5)
+
+
 class _LargestTensor(TorchFunctionMode):
     """Records the largest tensor any torch function returns while active."""
 

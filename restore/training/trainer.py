@@ -226,6 +226,24 @@ class Trainer:
         return contextlib.nullcontext()
 
     # ----------------------------------------------------------------------------------- the loop
+    def step(self, lr_value: float) -> torch.Tensor:
+        """One optimiser step on the batch of the current iteration; advances the iteration. Returns the loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_value
+        lr, hr = self.batch(self.iteration)
+        with self._autocast():
+            sr = self.forward_model(lr)
+        loss = F.l1_loss(sr.float(), hr)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.options.train.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.train.grad_clip)
+        self.optimizer.step()
+        if self.ema:
+            self.ema.update(self.model, self.iteration)
+        self.iteration += 1
+        return loss.detach()
+
     def train(self, iterations: int | None = None) -> dict:
         """Train until ``iterations`` (default: the recipe's total), checkpointing on the way."""
         options = self.options
@@ -243,20 +261,7 @@ class Trainer:
         while self.iteration < stop:
             step_start, step_cpu_start = time.monotonic(), time.process_time()
             lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr_value
-            lr, hr = self.batch(self.iteration)
-            with self._autocast():
-                sr = self.forward_model(lr)
-            loss = F.l1_loss(sr.float(), hr)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if options.train.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), options.train.grad_clip)
-            self.optimizer.step()
-            if self.ema:
-                self.ema.update(self.model, self.iteration)
-            self.iteration += 1
+            loss = self.step(lr_value)
             self.elapsed += time.monotonic() - step_start
             self.cpu_seconds += time.process_time() - step_cpu_start
             window_iters += 1

@@ -1,0 +1,138 @@
+"""Equal-CPU-time sweep of compact widths and depths per arch at x2, ranked by Set5 Y-PSNR.
+
+Every configuration trains from scratch on the same data, batch, patch, schedule shape and seed, for the
+same budget of CPU core-seconds: its throughput is measured first (``--warmup`` + ``--timed`` steps of
+the real training step) and its cosine schedule is sized to ``budget x it/s`` iterations, so a fast
+small net gets more steps than a slow big one. The table answers "which shape buys the most PSNR per
+CPU-hour at this budget"; a longer budget favours bigger nets, so read it as a ranking of starting points.
+
+    .venv/bin/python scripts/sweep_x2.py [--budget-core-hours 0.125] [--threads 1] [--only rcan-3x4x32,...]
+
+Runs live in runs/sweep_x2/<config>/ (resumable: rerunning skips finished configurations and resumes a
+cut one); the table is written to runs/sweep_x2/results.json and benchmarks/results/sweep_x2.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from restore.paths import REPO_ROOT
+from restore.training.options import load_options
+from restore.training.trainer import Trainer
+
+BASE_RECIPE = REPO_ROOT / "options" / "rcan-compact_x2.yml"
+RUN_ROOT = REPO_ROOT / "runs" / "sweep_x2"
+RESULTS = REPO_ROOT / "benchmarks" / "results" / "sweep_x2.json"
+
+# Pairs of shapes per arch at a similar parameter count (0.2-0.6 M): deeper-narrower against shallower-wider.
+CONFIGS: dict[str, tuple[str, dict]] = {
+    "rcan-3x4x32": ("rcan", {"n_resgroups": 3, "n_resblocks": 4, "n_feats": 32, "reduction": 8}),
+    "rcan-2x4x48": ("rcan", {"n_resgroups": 2, "n_resblocks": 4, "n_feats": 48, "reduction": 8}),
+    "rcan-4x8x24": ("rcan", {"n_resgroups": 4, "n_resblocks": 8, "n_feats": 24, "reduction": 8}),
+    "rdn-D4C4G32": ("rdn", {"G0": 32, "D": 4, "C": 4, "G": 32}),
+    "rdn-D6C4G24": ("rdn", {"G0": 32, "D": 6, "C": 4, "G": 24}),
+    "san-2x4x32": ("san", {"n_resgroups": 2, "n_resblocks": 4, "n_feats": 32, "reduction": 8}),
+    "san-2x3x48": ("san", {"n_resgroups": 2, "n_resblocks": 3, "n_feats": 48, "reduction": 8}),
+    "rnan-2x32": ("rnan", {"n_resgroups": 2, "n_feats": 32}),
+    "rnan-3x24": ("rnan", {"n_resgroups": 3, "n_feats": 24}),
+}
+
+
+def options_for(name: str, iterations: int, threads: int):
+    arch, network = CONFIGS[name]
+    overrides = {
+        "name": f"sweep_x2-{name}",
+        "arch": arch,
+        "network": network,
+        "train.iterations": iterations,
+        "train.schedule.warmup": max(1, min(200, iterations // 10)),
+        "validation_every": max(1, iterations // 4),
+        "log_every": 50,
+        "runtime.threads": threads,
+        "checkpoint.dir": str(RUN_ROOT / name),
+        "checkpoint.every_seconds": 180,
+    }
+    return load_options(BASE_RECIPE, overrides)
+
+
+def measure_throughput(name: str, threads: int, warmup: int, timed: int) -> dict:
+    """Iterations per CPU core-second of the real training step (fresh model, scratch folder)."""
+    options = options_for(name, 10_000, threads)
+    options.checkpoint.dir = str(RUN_ROOT / "_throughput")
+    trainer = Trainer(options, log=lambda message: None)
+    _ = trainer.sampler
+    for _ in range(warmup):
+        trainer.step(1e-4)
+    wall, cpu = time.monotonic(), time.process_time()
+    for _ in range(timed):
+        trainer.step(1e-4)
+    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
+    params = sum(p.numel() for p in trainer.model.parameters())
+    return {"params": params, "iters_per_s": timed / wall, "iters_per_core_s": timed / cpu,
+            "samples_per_s": timed * options.data.batch_size / wall}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-core-hours", type=float, default=0.125)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--timed", type=int, default=15)
+    parser.add_argument("--only", help="comma-separated configuration names (default: all)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = args.only.split(",") if args.only else list(CONFIGS)
+    RUN_ROOT.mkdir(parents=True, exist_ok=True)
+    results_path = RUN_ROOT / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    meta = {"budget_core_hours": args.budget_core_hours, "threads": args.threads,
+            "base_recipe": str(BASE_RECIPE.relative_to(REPO_ROOT)),
+            "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}"}
+
+    for name in names:
+        entry = results.get(name, {})
+        if "throughput" not in entry:
+            entry["throughput"] = measure_throughput(name, args.threads, args.warmup, args.timed)
+            entry["iterations"] = max(50, round(args.budget_core_hours * 3600 * entry["throughput"]["iters_per_core_s"]))
+            results[name] = entry
+            results_path.write_text(json.dumps({"meta": meta, **results}, indent=1))
+            print(f"{name}: {entry['throughput']['params']:,} params, "
+                  f"{entry['throughput']['iters_per_s']:.2f} it/s -> {entry['iterations']} iterations", flush=True)
+        if "set5_psnr" in entry:
+            continue
+        options = options_for(name, entry["iterations"], args.threads)
+        trainer = Trainer(options, log=lambda message: print(f"[{name}] {message}", flush=True))
+        latest = trainer.latest_checkpoint()
+        if latest is not None:
+            trainer.resume(latest)
+        trainer.train()
+        if not trainer.history or trainer.history[-1]["iteration"] != entry["iterations"]:
+            trainer.history.append({"iteration": trainer.iteration, "core_hours": trainer.cpu_seconds / 3600,
+                                    "Set5_psnr": trainer.validate()})
+        curve = [json.loads(line) for line in (Path(options.run_dir) / "log.jsonl").read_text().splitlines()]
+        entry["curve"] = [{"iteration": r["iteration"], "core_hours": round(r["core_hours"], 4),
+                           "set5_psnr": round(r["Set5_psnr"], 3)} for r in curve if "Set5_psnr" in r]
+        entry["set5_psnr"] = entry["curve"][-1]["set5_psnr"]
+        entry["core_hours"] = round(trainer.cpu_seconds / 3600, 4)
+        results[name] = entry
+        results_path.write_text(json.dumps({"meta": meta, **results}, indent=1))
+
+    ranked = sorted((k for k in results if k != "meta" and "set5_psnr" in results[k]),
+                    key=lambda k: -results[k]["set5_psnr"])
+    print(f"{'config':<14} {'params':>9} {'it/s':>6} {'iters':>6} {'core-h':>7} {'Set5 x2':>8}")
+    for name in ranked:
+        entry = results[name]
+        print(f"{name:<14} {entry['throughput']['params']:>9,} {entry['throughput']['iters_per_s']:>6.2f} "
+              f"{entry['iterations']:>6} {entry['core_hours']:>7.3f} {entry['set5_psnr']:>8.3f}")
+    RESULTS.write_text(json.dumps({"meta": meta, **{k: results[k] for k in results if k != "meta"}}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
