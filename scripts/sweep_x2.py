@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         if latest is not None:
             trainer.resume(latest)
         trainer.train()
+        if trainer.iteration < entry["iterations"]:
+            print(f"{name}: stopped at iteration {trainer.iteration}; rerun to resume", flush=True)
+            return 0
         if not trainer.history or trainer.history[-1]["iteration"] != entry["iterations"]:
             trainer.history.append({"iteration": trainer.iteration, "core_hours": trainer.cpu_seconds / 3600,
                                     "Set5_psnr": trainer.validate()})

@@ -68,6 +68,26 @@ def test_resume_replays_the_uninterrupted_run_exactly(tmp_path, crops):
         assert torch.equal(value, resumed.ema.module.state_dict()[key]), key
 
 
+def test_sigterm_finishes_the_step_and_checkpoints(tmp_path, crops):
+    """``kill <pid>`` ends a background run cleanly: the current step completes and a checkpoint is written."""
+    import os
+    import signal
+
+    recipe = _recipe(tmp_path, crops, iterations=40)
+    options = load_options(recipe, {"log_every": 1})
+
+    def log(message: str) -> None:
+        if message.startswith("iter       5/"):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    trainer = Trainer(options, log=log)
+    trainer.train()
+    assert trainer.iteration == 5
+    latest = trainer.latest_checkpoint()
+    assert latest is not None and latest.name == "checkpoint_00000005.pt"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone after training
+
+
 def test_missing_data_folder_fails_before_training(tmp_path, crops, capsys):
     recipe = _recipe(tmp_path, crops)
     raw = yaml.safe_load(recipe.read_text())

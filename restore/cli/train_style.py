@@ -15,6 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", metavar="MODEL.safetensors",
                         help="do not train: export the run's checkpoint (float16) and its card, "
                         "e.g. models/sanet-vgg16.safetensors")
+    parser.add_argument("--evaluate", nargs="+", metavar="MODEL.safetensors",
+                        help="do not train: the paper's content and style losses of each model on the recipe's "
+                        "held-out content/style pairs (lower is better)")
+    parser.add_argument("--pairs", type=int, help="held-out pairs to evaluate (default: all contents or styles)")
+    parser.add_argument("--report", metavar="JSON", help="with --evaluate: also write the results here")
+    parser.add_argument("--contact-sheet", metavar="IMAGE",
+                        help="with --evaluate: draw content, style and outputs at alpha 1 and 0.5 for the first "
+                        "model on 6 held-out pairs")
     parser.add_argument("--data-root", help="folder holding train/ and style/ (default: ../shared/datasets)")
 
 
@@ -24,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from restore.style.train import StyleTrainer, export_run, load_style_options
 
     options = load_style_options(args.options)
+    if args.evaluate:
+        return _evaluate(options, args)
     if args.export:
         path = export_run(options, args.export, recipe=args.options)
         print(f"wrote {path} and {path.with_suffix('.json')}")
@@ -37,4 +47,29 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume(args.resume)
     result = trainer.train(args.iterations, args.minutes)
     print(f"done: iteration {result['iteration']}, {result['wall_seconds'] / 60:.1f} min", file=sys.stderr)
+    return 0
+
+
+def _evaluate(options, args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from restore.paths import data_root
+    from restore.style.evaluate import contact_sheet, held_out_losses, held_out_names, held_out_pairs
+    from restore.style.models import load_style_model
+
+    root = data_root(Path(args.data_root) if args.data_root else None)
+    contents, styles = held_out_names(options.data.content, options.data.style, options.data.holdout_every, root)
+    pairs = held_out_pairs(contents, styles, args.pairs)
+    results = {}
+    for model_path in args.evaluate:
+        network = load_style_model(model_path)
+        results[model_path] = held_out_losses(network, root, pairs)
+        print(f"{model_path}: content {results[model_path]['content_loss']:.4f}  "
+              f"style {results[model_path]['style_loss']:.4f}  ({len(pairs)} held-out pairs)", flush=True)
+        if args.contact_sheet and model_path == args.evaluate[0]:
+            sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet))
+            print(f"wrote {sheet}")
+    if args.report:
+        Path(args.report).write_text(json.dumps({"pairs": pairs, "results": results}, indent=1) + "\n")
     return 0

@@ -26,6 +26,7 @@ from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import batch_tensor, list_images, load_bank, split_holdout
+from restore.training.stopping import StopRequest
 
 
 @dataclass
@@ -121,6 +122,9 @@ class StyleTrainer:
         self.optimizer = torch.optim.Adam(trainable, lr=options.train.lr)
         self.iteration = 0
         self.wall_seconds = 0.0
+        # Process CPU seconds in training (all threads): the core-hours figure, not inflated by a shared machine.
+        self.cpu_seconds = 0.0
+        self.cpu_counted_from = 0  # the iteration CPU time has been counted from (0 unless resumed from an older checkpoint)
         options.run_dir.mkdir(parents=True, exist_ok=True)
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
 
@@ -183,6 +187,8 @@ class StyleTrainer:
         state = {
             "iteration": self.iteration,
             "wall_seconds": self.wall_seconds,
+            "cpu_seconds": self.cpu_seconds,
+            "cpu_counted_from": self.cpu_counted_from,
             "transformer": self.network.transformer.state_dict(),
             "decoder": self.network.decoder.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -204,6 +210,9 @@ class StyleTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = state["iteration"]
         self.wall_seconds = state["wall_seconds"]
+        self.cpu_seconds = state.get("cpu_seconds", 0.0)
+        # Checkpoints written before CPU time was counted: count from here, and say so in the card.
+        self.cpu_counted_from = state.get("cpu_counted_from", 0 if "cpu_seconds" in state else self.iteration)
         if self.log_path.is_file():
             kept = [
                 line
@@ -221,24 +230,31 @@ class StyleTrainer:
         last_save = started
         base_wall = self.wall_seconds
         record: dict = {}
-        while self.iteration < stop:
-            if max_minutes is not None and time.monotonic() - started > max_minutes * 60:
-                break
-            for group in self.optimizer.param_groups:
-                group["lr"] = self.learning_rate(self.iteration)
-            content, style = self.batch(self.iteration)
-            values = self.step(content, style)
-            self.iteration += 1
-            self.wall_seconds = base_wall + time.monotonic() - started
-            if self.iteration % self.options.log_every == 0 or self.iteration == 1:
-                record = {"iteration": self.iteration, "wall_seconds": round(self.wall_seconds, 1), **values}
-                with self.log_path.open("a") as stream:
-                    stream.write(json.dumps(record) + "\n")
-                self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
-            if time.monotonic() - last_save > self.options.checkpoint_every_seconds:
-                self.save_checkpoint()
-                last_save = time.monotonic()
+        with StopRequest() as stopping:
+            while self.iteration < stop and not stopping.requested:
+                if max_minutes is not None and time.monotonic() - started > max_minutes * 60:
+                    break
+                for group in self.optimizer.param_groups:
+                    group["lr"] = self.learning_rate(self.iteration)
+                cpu_start = time.process_time()
+                content, style = self.batch(self.iteration)
+                values = self.step(content, style)
+                self.cpu_seconds += time.process_time() - cpu_start
+                self.iteration += 1
+                self.wall_seconds = base_wall + time.monotonic() - started
+                if self.iteration % self.options.log_every == 0 or self.iteration == 1:
+                    record = {"iteration": self.iteration, "wall_seconds": round(self.wall_seconds, 1),
+                              "core_hours": round(self.cpu_seconds / 3600, 4), **values}
+                    with self.log_path.open("a") as stream:
+                        stream.write(json.dumps(record) + "\n")
+                    self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                      for k, v in record.items()))
+                if time.monotonic() - last_save > self.options.checkpoint_every_seconds:
+                    self.save_checkpoint()
+                    last_save = time.monotonic()
         self.save_checkpoint()
+        if stopping.requested:
+            self.log(f"stop requested: checkpoint written at iteration {self.iteration}")
         return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
 
 
@@ -267,6 +283,8 @@ def export_run(options: StyleOptions, output: str | os.PathLike, recipe: str | N
         "options": dataclasses.asdict(options),
         "iterations": state["iteration"],
         "wall_seconds": round(state["wall_seconds"], 1),
+        "core_hours": round(state.get("cpu_seconds", 0.0) / 3600, 3),
+        "core_hours_counted_from_iteration": state.get("cpu_counted_from", 0),
         "hardware": hardware_description(),
         "losses_first": {k: records[0][k] for k in loss_keys} if records else None,
         "losses_last": {k: records[-1][k] for k in loss_keys} if records else None,

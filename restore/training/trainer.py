@@ -25,6 +25,7 @@ from torch import nn
 from restore.errors import RestoreError
 from restore.training.data import PatchCache, PatchSampler
 from restore.training.ema import ModelEMA
+from restore.training.stopping import StopRequest
 from restore.training.options import Options, resolve_data_folder, resolve_repo_path, validate
 from restore.training.schedule import learning_rate
 
@@ -258,46 +259,47 @@ class Trainer:
             self.log(f"training {options.name}: {options.arch} x{options.scale}, iterations "
                      f"{self.iteration}->{stop} of {total}, batch {options.data.batch_size}, "
                      f"patch {options.data.patch_size}, device {self.device}")
-        while self.iteration < stop:
-            step_start, step_cpu_start = time.monotonic(), time.process_time()
-            lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
-            loss = self.step(lr_value)
-            self.elapsed += time.monotonic() - step_start
-            self.cpu_seconds += time.process_time() - step_cpu_start
-            window_iters += 1
+        with StopRequest() as stopping:
+            while self.iteration < stop and not stopping.requested:
+                step_start, step_cpu_start = time.monotonic(), time.process_time()
+                lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
+                loss = self.step(lr_value)
+                self.elapsed += time.monotonic() - step_start
+                self.cpu_seconds += time.process_time() - step_cpu_start
+                window_iters += 1
 
-            if is_main and (self.iteration % options.log_every == 0 or self.iteration == stop):
-                seconds = time.monotonic() - window_start
-                rate = window_iters / max(seconds, 1e-9)
-                eta = (total - self.iteration) / max(rate, 1e-9)
-                loss_value = loss.item()
-                record = {"iteration": self.iteration, "loss": loss_value, "lr": lr_value,
-                          "iters_per_s": rate, "samples_per_s": rate * options.data.batch_size,
-                          "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600}
-                self._append_log(record)
-                self.log(f"iter {self.iteration:>7}/{total}  loss {loss_value:8.4f}  lr {lr_value:.2e}  "
-                         f"{rate:5.2f} it/s  {rate * options.data.batch_size:6.1f} samples/s  "
-                         f"ETA {eta / 3600:5.2f} h")
-                window_start, window_iters = time.monotonic(), 0
-            if is_main and options.data.val and options.validation_every and (
-                self.iteration % options.validation_every == 0 or self.iteration == total
-            ):
-                score = self.validate()
-                record = {"iteration": self.iteration, "hours": self.elapsed / 3600,
-                          "core_hours": self.cpu_seconds / 3600,
-                          f"{options.data.val}_psnr": score}
-                self.history.append(record)
-                self._append_log(record)
-                self.log(f"iter {self.iteration:>7}  {options.data.val} x{options.scale} Y-PSNR {score:.3f} dB")
-                window_start, window_iters = time.monotonic(), 0  # keep validation time out of it/s
-            due_time = time.monotonic() - last_save >= options.checkpoint.every_seconds
-            due_iter = options.checkpoint.every_iterations and self.iteration % options.checkpoint.every_iterations == 0
-            if is_main and (due_time or due_iter):
-                self.save_checkpoint()
-                last_save = time.monotonic()
+                if is_main and (self.iteration % options.log_every == 0 or self.iteration == stop):
+                    seconds = time.monotonic() - window_start
+                    rate = window_iters / max(seconds, 1e-9)
+                    eta = (total - self.iteration) / max(rate, 1e-9)
+                    loss_value = loss.item()
+                    record = {"iteration": self.iteration, "loss": loss_value, "lr": lr_value,
+                              "iters_per_s": rate, "samples_per_s": rate * options.data.batch_size,
+                              "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600}
+                    self._append_log(record)
+                    self.log(f"iter {self.iteration:>7}/{total}  loss {loss_value:8.4f}  lr {lr_value:.2e}  "
+                             f"{rate:5.2f} it/s  {rate * options.data.batch_size:6.1f} samples/s  "
+                             f"ETA {eta / 3600:5.2f} h")
+                    window_start, window_iters = time.monotonic(), 0
+                if is_main and options.data.val and options.validation_every and (
+                    self.iteration % options.validation_every == 0 or self.iteration == total
+                ):
+                    score = self.validate()
+                    record = {"iteration": self.iteration, "hours": self.elapsed / 3600,
+                              "core_hours": self.cpu_seconds / 3600,
+                              f"{options.data.val}_psnr": score}
+                    self.history.append(record)
+                    self._append_log(record)
+                    self.log(f"iter {self.iteration:>7}  {options.data.val} x{options.scale} Y-PSNR {score:.3f} dB")
+                    window_start, window_iters = time.monotonic(), 0  # keep validation time out of it/s
+                due_time = time.monotonic() - last_save >= options.checkpoint.every_seconds
+                due_iter = options.checkpoint.every_iterations and self.iteration % options.checkpoint.every_iterations == 0
+                if is_main and (due_time or due_iter):
+                    self.save_checkpoint()
+                    last_save = time.monotonic()
         if is_main:
             path = self.save_checkpoint()
-            self.log(f"saved {path}")
+            self.log(f"saved {path}" + (" (stop requested)" if stopping.requested else ""))
         return {"iteration": self.iteration, "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600,
                 "history": self.history}
 

@@ -1,0 +1,96 @@
+"""Held-out evaluation of a style model: the paper's content and style losses, and a contact sheet.
+
+The held-out images are the recipe's split (every ``holdout_every``-th sorted content and style, listed in
+the run's ``split.json`` and the model card). Pairs are formed deterministically, content k with style
+``(k * stride) mod S``, so every held-out content and every held-out style is used and the set does not
+change between models. Each image is resized (short side) and centre-cropped to ``size`` pixels, the
+resolution the losses are computed at; lower is better for both losses.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from restore.archs.sanet import SANet
+from restore.style import losses
+from restore.style.data import list_images, split_holdout
+
+
+def held_out_names(content_folders: list[str], style_folders: list[str], holdout_every: int,
+                   root: Path) -> tuple[list[str], list[str]]:
+    """The held-out content and style names of a recipe's split, as root-relative paths."""
+    _, contents = split_holdout(list_images(root, content_folders), holdout_every)
+    _, styles = split_holdout(list_images(root, style_folders), holdout_every)
+    return contents, styles
+
+
+def held_out_pairs(contents: list[str], styles: list[str], count: int | None = None) -> list[tuple[str, str]]:
+    """``count`` (default: max of the two list lengths) content/style pairs covering both lists."""
+    count = count or max(len(contents), len(styles))
+    # A stride coprime with the style count walks through all styles before repeating one.
+    stride = next(s for s in range(7, 7 + len(styles) + 1) if math.gcd(s, len(styles)) == 1)
+    return [(contents[k % len(contents)], styles[(k * stride) % len(styles)]) for k in range(count)]
+
+
+def load_square(path: Path, size: int) -> np.ndarray:
+    """Resize so the short side is ``size`` (bicubic), then centre-crop to ``size`` x ``size``. uint8 (H, W, 3)."""
+    with Image.open(path) as image:
+        image.draft("RGB", (size * 2, size * 2))
+        image = image.convert("RGB")
+        width, height = image.size
+        factor = size / min(width, height)
+        width, height = max(size, round(width * factor)), max(size, round(height * factor))
+        image = image.resize((width, height), Image.BICUBIC)
+        left, top = (width - size) // 2, (height - size) // 2
+        return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
+
+
+@torch.no_grad()
+def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256) -> dict:
+    """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``."""
+    network.eval()
+    content_values, style_values = [], []
+    for content_name, style_name in pairs:
+        content = _tensor(load_square(root / content_name, size))
+        style = _tensor(load_square(root / style_name, size))
+        content_taps, style_taps = network.encode(content), network.encode(style)
+        output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
+        output_taps = network.encode(output)
+        content_values.append(float(losses.content_loss(output_taps, content_taps)))
+        style_values.append(float(losses.style_loss(output_taps, style_taps)))
+    return {
+        "pairs": len(pairs),
+        "size": size,
+        "content_loss": float(np.mean(content_values)),
+        "style_loss": float(np.mean(style_values)),
+    }
+
+
+def contact_sheet(network: SANet, root: Path, pairs: list[tuple[str, str]], output: Path,
+                  cell: int = 192, alphas: tuple[float, ...] = (1.0, 0.5)) -> Path:
+    """One row per pair: content, style, then the stylisation at each alpha; written as PNG or JPEG."""
+    from restore.style.stylize import stylize
+
+    header = 22
+    columns = ["content", "style"] + [f"alpha {alpha:g}" for alpha in alphas]
+    sheet = Image.new("RGB", (cell * len(columns), header + cell * len(pairs)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for column, title in enumerate(columns):
+        draw.text((column * cell + 6, 5), title, fill="black")
+    for row, (content_name, style_name) in enumerate(pairs):
+        content = load_square(root / content_name, cell)
+        style = load_square(root / style_name, cell)
+        cells = [content, style] + [stylize(content, style, alpha=alpha, model=network) for alpha in alphas]
+        for column, array in enumerate(cells):
+            sheet.paste(Image.fromarray(array), (column * cell, header + row * cell))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(output, quality=90) if output.suffix.lower() in (".jpg", ".jpeg") else sheet.save(output)
+    return output
