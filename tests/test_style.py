@@ -325,3 +325,31 @@ def test_banded_encode_and_decode_equal_whole_image_passes() -> None:
         torch.testing.assert_close(
             network.decode_in_bands(features, band=8, halo=8), network.decode(features), rtol=1e-4, atol=1e-5
         )
+
+
+def test_held_out_pairs_cover_both_lists_deterministically() -> None:
+    from restore.style.evaluate import held_out_pairs
+
+    contents = [f"c{i}" for i in range(5)]
+    styles = [f"s{i}" for i in range(14)]
+    pairs = held_out_pairs(contents, styles)
+    assert len(pairs) == 14 and pairs == held_out_pairs(contents, styles)
+    assert {c for c, _ in pairs} == set(contents) and {s for _, s in pairs} == set(styles)
+    assert len(held_out_pairs(contents, styles, 3)) == 3
+
+
+def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
+    from restore.io.image import write_image
+    from restore.style.evaluate import contact_sheet, held_out_losses
+
+    for index in range(2):
+        write_image(tmp_path / f"content{index}.png", _image(70, 90, 40 + index))
+        write_image(tmp_path / f"style{index}.png", _image(80, 64, 50 + index))
+    pairs = [("content0.png", "style1.png"), ("content1.png", "style0.png")]
+    network = _deterministic_model()
+    losses = held_out_losses(network, tmp_path, pairs, size=64)
+    assert losses["pairs"] == 2 and losses["content_loss"] > 0 and losses["style_loss"] > 0
+    assert held_out_losses(network, tmp_path, pairs, size=64) == losses
+    sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
+    with Image.open(sheet) as image:
+        assert image.size == (4 * 48, 22 + 2 * 48)

@@ -62,6 +62,8 @@ def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
 
 
 def _to_tensor(array: np.ndarray, device: torch.device) -> Tensor:
+    if not array.flags.writeable:  # e.g. np.asarray of a PIL image; torch warns on read-only memory
+        array = array.copy()
     return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float().div(255.0).to(device)
 
 
