@@ -291,6 +291,23 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     logged = [json.loads(line)["iteration"] for line in resumed.log_path.read_text().splitlines()]
     assert logged == [1, 2]
 
+    # Export: fp16 model + card with held-out losses of the new model and of the one it replaces, and a curve.
+    from restore.style.models import load_style_model
+    from restore.style.train import export_run
+
+    target = tmp_path / "models" / "tiny.safetensors"
+    export_run(resumed.options, target, data_root_path=tmp_path / "data", curves_dir=tmp_path / "curves", log=quiet)
+    first_card = json.loads(target.with_suffix(".json").read_text())
+    assert first_card["iterations"] == 2 and "replaces" not in first_card
+    assert first_card["held_out_losses"]["pairs"] == 1 and first_card["core_hours_counted_from_iteration"] == 0
+    assert first_card["held_out"] == {"content": ["photos/0.png"], "style": ["paintings/0.png"]}
+    assert (tmp_path / "curves" / "tiny.png").is_file()
+    resumed.train(3)  # the recipe says 2 iterations: nothing more happens, the export replaces itself
+    export_run(resumed.options, target, data_root_path=tmp_path / "data", curves_dir=None, log=quiet)
+    second_card = json.loads(target.with_suffix(".json").read_text())
+    assert second_card["replaces"]["held_out_losses"] == first_card["held_out_losses"]
+    assert load_style_model(target).decoder is not None
+
 
 def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir: Path) -> None:
     from restore.io.image import read_image

@@ -35,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if args.evaluate:
         return _evaluate(options, args)
     if args.export:
-        path = export_run(options, args.export, recipe=args.options)
+        path = export_run(options, args.export, recipe=args.options,
+                          data_root_path=Path(args.data_root) if args.data_root else None)
         print(f"wrote {path} and {path.with_suffix('.json')}")
         return 0
     trainer = StyleTrainer(

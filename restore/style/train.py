@@ -262,14 +262,61 @@ def hardware_description() -> str:
     return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
 
 
-def export_run(options: StyleOptions, output: str | os.PathLike, recipe: str | None = None) -> Path:
-    """Export the run's checkpoint to a float16 style model with its card (training record included)."""
-    from restore.style.models import export_style_model
+def _window_means(records: list[dict], keys: tuple[str, ...], window: int) -> dict[str, float]:
+    return {key: round(float(np.mean([r[key] for r in records[:window]])), 4) for key in keys} if records else {}
+
+
+def plot_style_losses(records: list[dict], path: Path, title: str, window: int = 10) -> Path:
+    """Content and style losses (moving mean over ``window`` log records) against training iterations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    iterations = np.array([r["iteration"] for r in records])
+    figure, axes = plt.subplots(1, 2, figsize=(8, 3.2), dpi=120)
+    for axis, key, weight in ((axes[0], "content", 1), (axes[1], "style", 3)):
+        values = np.array([r[key] for r in records], dtype=np.float64)
+        kernel = np.ones(min(window, len(values))) / min(window, len(values))
+        smooth = np.convolve(values, kernel, mode="valid")
+        axis.plot(iterations, values, color="0.8", linewidth=0.8, label="logged")
+        axis.plot(iterations[len(iterations) - len(smooth):], smooth, label=f"mean of {len(kernel)}")
+        axis.set_xlabel("iteration")
+        axis.set_ylabel(f"{key} loss (weight {weight})")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def export_run(
+    options: StyleOptions,
+    output: str | os.PathLike,
+    recipe: str | None = None,
+    data_root_path: Path | None = None,
+    evaluate: bool = True,
+    pairs: int | None = None,
+    curves_dir: Path | None = REPO_ROOT / "docs" / "curves",
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Export the run's checkpoint to a float16 style model with its card (training record included).
+
+    With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
+    (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it
+    replaces at ``output``, if any.
+    """
+    from restore.style.evaluate import held_out_losses, held_out_names, held_out_pairs
+    from restore.style.models import card_path, export_style_model, load_style_model
 
     run_dir = options.run_dir
     checkpoint = run_dir / "checkpoint.pt"
     if not checkpoint.is_file():
         raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
+    output = Path(output)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line]
     split = json.loads((run_dir / "split.json").read_text())
@@ -286,10 +333,32 @@ def export_run(options: StyleOptions, output: str | os.PathLike, recipe: str | N
         "core_hours": round(state.get("cpu_seconds", 0.0) / 3600, 3),
         "core_hours_counted_from_iteration": state.get("cpu_counted_from", 0),
         "hardware": hardware_description(),
-        "losses_first": {k: records[0][k] for k in loss_keys} if records else None,
-        "losses_last": {k: records[-1][k] for k in loss_keys} if records else None,
+        "training_losses_first_10_logs": _window_means(records, loss_keys, 10),
+        "training_losses_last_10_logs": _window_means(records[-10:], loss_keys, 10),
         "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
         "held_out": {"content": split["content_held_out"], "style": split["style_held_out"]},
         "training_images": {"content": split["content_train"], "style": split["style_train"]},
     }
-    return export_style_model(checkpoint, output, card)
+    if evaluate:
+        root = data_root(data_root_path)
+        pairs = held_out_pairs(*held_out_names(
+            options.data.content, options.data.style, options.data.holdout_every, root), pairs)
+        if output.is_file():
+            previous = json.loads(card_path(output).read_text()) if card_path(output).is_file() else {}
+            losses_before = previous.get("held_out_losses")
+            if not losses_before:
+                log(f"measuring the model being replaced ({output}) on {len(pairs)} held-out pairs")
+                losses_before = held_out_losses(load_style_model(output), root, pairs)
+            card["replaces"] = {"iterations": previous.get("iterations"), "sha256": previous.get("sha256"),
+                                "held_out_losses": losses_before}
+    path = export_style_model(checkpoint, output, card)
+    if evaluate:
+        log(f"measuring {path} on {len(pairs)} held-out pairs")
+        card = json.loads(card_path(path).read_text())
+        card["held_out_losses"] = held_out_losses(load_style_model(path), root, pairs)
+        card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+    if curves_dir is not None and records:
+        curve = plot_style_losses(records, Path(curves_dir) / f"{path.stem}.png",
+                                  f"{options.name}: training losses ({state['iteration']} iterations)")
+        log(f"wrote {curve}")
+    return path
