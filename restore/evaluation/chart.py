@@ -31,11 +31,9 @@ def _published_points(dataset: str, scale: int) -> list[tuple[str, int, float]]:
 
 def write_chart(run: BenchmarkRun, path: str | os.PathLike) -> Path:
     """Save the PNG to ``path``; matplotlib's Agg backend, so no display is needed."""
-    import matplotlib
+    from restore.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     pairs: dict[tuple[str, int], list[SetResult]] = {}
     for result in run.results:
         pairs.setdefault((result.dataset, result.scale), []).append(result)
@@ -61,8 +59,4 @@ def write_chart(run: BenchmarkRun, path: str | os.PathLike) -> Path:
             axis.set_ylabel("PSNR (dB, Y)")
             axis.set_title(f"{dataset} x{scale}")
             axis.grid(True, alpha=0.3)
-    figure.tight_layout()
-    path = Path(path)
-    figure.savefig(path, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return save_figure(figure, Path(path), dpi=100, format="png")

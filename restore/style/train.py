@@ -268,11 +268,9 @@ def _window_means(records: list[dict], keys: tuple[str, ...], window: int) -> di
 
 def plot_style_losses(records: list[dict], path: Path, title: str, window: int = 10) -> Path:
     """Content and style losses (moving mean over ``window`` log records) against training iterations."""
-    import matplotlib
+    from restore.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     iterations = np.array([r["iteration"] for r in records])
     figure, axes = plt.subplots(1, 2, figsize=(8, 3.2), dpi=120)
     for axis, key, weight in ((axes[0], "content", 1), (axes[1], "style", 3)):
@@ -286,11 +284,7 @@ def plot_style_losses(records: list[dict], path: Path, title: str, window: int =
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def export_run(

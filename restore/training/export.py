@@ -53,22 +53,16 @@ def learning_curve(run_dir: Path, val_key: str = "Set5_psnr") -> list[tuple[floa
 
 
 def plot_learning_curve(points: list[tuple[float, int, float]], title: str, path: Path) -> Path:
-    import matplotlib
+    from restore.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(6, 3.6), dpi=120)
     axis.plot([p[0] for p in points], [p[2] for p in points], marker="o", markersize=3)
     axis.set_xlabel("training CPU core-hours (process CPU time)")
     axis.set_ylabel("Set5 Y-PSNR (dB, EMA weights)")
     axis.set_title(title)
     axis.grid(alpha=0.3)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def export_checkpoint(
