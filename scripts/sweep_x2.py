@@ -29,6 +29,7 @@ from restore.training.trainer import Trainer
 BASE_RECIPE = REPO_ROOT / "options" / "rcan-compact_x2.yml"
 RUN_ROOT = REPO_ROOT / "runs" / "sweep_x2"
 RESULTS = REPO_ROOT / "benchmarks" / "results" / "sweep_x2.json"
+CURVES = REPO_ROOT / "docs" / "curves" / "sweep_x2.png"
 
 # Pairs of shapes per arch at a similar parameter count (0.2-0.6 M): deeper-narrower against shallower-wider.
 # name -> (arch, network[, other recipe overrides])
@@ -138,7 +139,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<14} {entry['throughput']['params']:>9,} {entry['throughput']['iters_per_s']:>6.2f} "
               f"{entry['iterations']:>6} {entry['core_hours']:>7.3f} {entry['set5_psnr']:>8.3f}")
     RESULTS.write_text(json.dumps({"meta": meta, **{k: results[k] for k in results if k != "meta"}}, indent=1) + "\n")
+    plot_curves({name: results[name] for name in ranked}, CURVES)
+    print(f"wrote {RESULTS} and {CURVES}")
     return 0
+
+
+def plot_curves(results: dict, path: Path) -> Path:
+    """Set5 PSNR against core-hours of every configuration, one line each, in ranking order."""
+    from restore.figures import pyplot, save_figure
+
+    figure, axis = pyplot().subplots(figsize=(7, 4), dpi=120)
+    for name, entry in results.items():
+        axis.plot([p["core_hours"] for p in entry["curve"]], [p["set5_psnr"] for p in entry["curve"]],
+                  marker="o", markersize=3, label=f"{name} ({entry['throughput']['params'] / 1e6:.2f} M)")
+    axis.set_xlabel("training CPU core-hours")
+    axis.set_ylabel("Set5 x2 Y-PSNR (dB, EMA)")
+    axis.set_title("Equal-time sweep of compact shapes at x2")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    return save_figure(figure, path)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ The card's metrics are measured by ``restore.evaluation.run_benchmark`` on the e
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,20 +15,11 @@ import torch
 
 from restore.errors import RestoreError
 from restore.paths import REPO_ROOT
+from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
 CARD_DATASETS = ("Set5", "Set14", "B100")
 MIN_IMPROVEMENT_DB = 0.02  # a committed model is replaced only by one at least this much better on Set5
-
-
-def cpu_description() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -117,7 +107,8 @@ def export_checkpoint(
             "iterations": int(state["iteration"]),
             "wall_hours": round(hours, 3),
             "core_hours": round(float(state.get("cpu_seconds", 0.0)) / 3600, 3),
-            "hardware": f"{cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            # Recorded by the trainer; checkpoints from before it did so fall back to this machine's description.
+            "hardware": state.get("hardware") or describe_hardware(),
             "weights_exported": "EMA" if state.get("ema") is not None else "raw",
             "exported": time.strftime("%Y-%m-%d"),
         },
@@ -212,6 +203,8 @@ def render_card(card: dict[str, Any]) -> str:
                 cells += f" {row.get('psnr_x8', float('nan')):.2f} | {row.get('ssim_x8', float('nan')):.4f} |"
             lines.append(cells)
         lines.append("")
+    if card.get("timing_note"):
+        lines += [card["timing_note"], ""]
     if training.get("learning_curve"):
         lines += [f"Learning curve: `{training['learning_curve']}`", ""]
     return "\n".join(lines)

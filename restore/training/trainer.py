@@ -25,6 +25,7 @@ from torch import nn
 from restore.errors import RestoreError
 from restore.training.data import PatchCache, PatchSampler
 from restore.training.ema import ModelEMA
+from restore.training.hardware import describe_hardware
 from restore.training.stopping import StopRequest
 from restore.training.options import Options, resolve_data_folder, resolve_repo_path, validate
 from restore.training.schedule import learning_rate
@@ -151,6 +152,7 @@ class Trainer:
             "arch": self.options.arch,
             "scale": self.options.scale,
             "network": json.dumps(self.options.network),
+            "hardware": describe_hardware(self.device),
         }
 
     def save_checkpoint(self) -> Path:
