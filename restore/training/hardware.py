@@ -21,4 +21,5 @@ def describe_hardware(device: torch.device | None = None) -> str:
     """e.g. ``AMD EPYC, 2 threads, torch 2.14.1`` or ``NVIDIA H100 80GB HBM3, torch 2.14.1``."""
     if device is not None and device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return f"{cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    threads = torch.get_num_threads()
+    return f"{cpu_description()}, {threads} thread{'' if threads == 1 else 's'}, torch {torch.__version__}"
