@@ -325,9 +325,10 @@ def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir:
     mse = np.mean((output.astype(np.float64) - reference) ** 2)
     value = 10 * np.log10(255.0**2 / mse)
     print(f"alpha=0 reconstruction RGB PSNR of held-out {held_out} at 128 px: {value:.2f} dB")
-    # The committed model had 55 CPU iterations (see its card): 5.4 dB here, no reconstruction yet. This
-    # checks the trained file loads and runs end to end; raise the floor when a longer run replaces it.
-    assert np.isfinite(value) and output.shape[2] == 3
+    # The first model (55 iterations) scored 5.4 dB here; the committed one (3,705 iterations at 64-pixel crops,
+    # see its card) 10.6 dB: coarse structure, no detail yet. The floor keeps a regression from shipping;
+    # raise it as the campaign's models improve.
+    assert value > 9.0 and output.shape[2] == 3
 
 
 def test_banded_encode_and_decode_equal_whole_image_passes() -> None:
