@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import batch_tensor, list_images, load_bank, split_holdout
+from restore.training.hardware import describe_hardware
 from restore.training.stopping import StopRequest
 
 
@@ -189,6 +189,7 @@ class StyleTrainer:
             "wall_seconds": self.wall_seconds,
             "cpu_seconds": self.cpu_seconds,
             "cpu_counted_from": self.cpu_counted_from,
+            "hardware": describe_hardware(),
             "transformer": self.network.transformer.state_dict(),
             "decoder": self.network.decoder.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -258,10 +259,6 @@ class StyleTrainer:
         return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
 
 
-def hardware_description() -> str:
-    return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, CPU"
-
-
 def _window_means(records: list[dict], keys: tuple[str, ...], window: int) -> dict[str, float]:
     return {key: round(float(np.mean([r[key] for r in records[:window]])), 4) for key in keys} if records else {}
 
@@ -326,7 +323,8 @@ def export_run(
         "wall_seconds": round(state["wall_seconds"], 1),
         "core_hours": round(state.get("cpu_seconds", 0.0) / 3600, 3),
         "core_hours_counted_from_iteration": state.get("cpu_counted_from", 0),
-        "hardware": hardware_description(),
+        # Recorded by the trainer; older checkpoints fall back to this machine's description.
+        "hardware": state.get("hardware") or describe_hardware(),
         "training_losses_first_10_logs": _window_means(records, loss_keys, 10),
         "training_losses_last_10_logs": _window_means(records[-10:], loss_keys, 10),
         "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
