@@ -308,6 +308,23 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert second_card["replaces"]["held_out_losses"] == first_card["held_out_losses"]
     assert load_style_model(target).decoder is not None
 
+    # A new run started from the exported model (how a session without the run folder goes on): same
+    # weights, fresh optimiser, and a card that carries the lineage's totals.
+    continued_options = dataclasses.replace(
+        options, name="continued", train=dataclasses.replace(options.train, iterations=1, init_from=str(target))
+    )
+    continued = StyleTrainer(continued_options, tmp_path / "data", log=quiet)
+    exported = load_style_model(target)
+    for key, value in exported.decoder.state_dict().items():
+        torch.testing.assert_close(continued.network.decoder.state_dict()[key], value.float(), rtol=0, atol=0)
+    assert continued.started_from["iterations"] == 2 and continued.started_from["lineage_iterations"] == 2
+    continued.train()
+    later = tmp_path / "models" / "continued.safetensors"
+    export_run(continued.options, later, data_root_path=tmp_path / "data", curves_dir=None, evaluate=False, log=quiet)
+    lineage = json.loads(later.with_suffix(".json").read_text())
+    assert lineage["iterations"] == 1 and lineage["total_iterations"] == 3
+    assert lineage["started_from"]["sha256"] == second_card["sha256"]
+
 
 def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir: Path) -> None:
     from restore.io.image import read_image

@@ -56,6 +56,9 @@ class StyleTrainOptions:
     lr_decay: float = 5e-5  # official: lr / (1 + lr_decay * iteration)
     seed: int = 0
     weights: LossWeights = field(default_factory=LossWeights)
+    # A style model (.safetensors, relative to the repository root) whose transformer and decoder start a new
+    # run (fresh optimiser, iteration 0): how a recipe change continues from the committed model.
+    init_from: str | None = None
 
 
 @dataclass
@@ -116,6 +119,9 @@ class StyleTrainer:
         self.contents = load_bank(root, contents, data.resize_short, log)
         self.styles = load_bank(root, styles, data.resize_short, log)
         self.network = build_sanet(options.encoder)
+        self.started_from: dict | None = None
+        if options.train.init_from:
+            self._init_from(REPO_ROOT / options.train.init_from)
         self.network.transformer.train()
         self.network.decoder.train()
         trainable = list(self.network.transformer.parameters()) + list(self.network.decoder.parameters())
@@ -127,6 +133,29 @@ class StyleTrainer:
         self.cpu_counted_from = 0  # the iteration CPU time has been counted from (0 unless resumed from an older checkpoint)
         options.run_dir.mkdir(parents=True, exist_ok=True)
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
+
+    def _init_from(self, path: Path) -> None:
+        from restore.style.models import load_style_model
+
+        from restore.hashing import sha256_file
+        from restore.style.models import card_path
+
+        started = load_style_model(path)
+        self.network.transformer.load_state_dict(started.transformer.float().state_dict(), strict=True)
+        self.network.decoder.load_state_dict(started.decoder.float().state_dict(), strict=True)
+        # The lineage goes into checkpoints and the card: the file at ``path`` may later be replaced by this run.
+        card = json.loads(card_path(path).read_text()) if card_path(path).is_file() else {}
+        previous = card.get("started_from") or {}
+        self.started_from = {
+            "model": str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
+            "sha256": sha256_file(path),
+            "iterations": card.get("iterations"),
+            "core_hours": card.get("core_hours"),
+            # Totals over the whole lineage (this file's own run plus everything it started from).
+            "lineage_iterations": (card.get("iterations") or 0) + (previous.get("lineage_iterations") or 0),
+            "lineage_core_hours": round((card.get("core_hours") or 0.0) + (previous.get("lineage_core_hours") or 0.0), 3),
+        }
+        self.log(f"transformer and decoder initialised from {path}")
 
     @property
     def checkpoint_path(self) -> Path:
@@ -147,9 +176,9 @@ class StyleTrainer:
         style = batch_tensor(self.styles, data.batch_size, data.crop, rng)
         return content, style
 
-    def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-        """One optimiser step. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
-        network, weights = self.network, self.options.train.weights
+    def loss_terms(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The paper's four losses of one batch (with autograd). Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1]."""
+        network = self.network
         with torch.no_grad():
             content_taps = network.encode(content)
             style_taps = network.encode(style)
@@ -158,30 +187,24 @@ class StyleTrainer:
         style_identity = network.decode(network.transform(style_taps, style_taps))
         # The encoder is frozen, but gradients must flow through it to the decoded images.
         stylised_taps = network.encode(stylised)
-        loss_content = losses.content_loss(stylised_taps, content_taps)
-        loss_style = losses.style_loss(stylised_taps, style_taps)
-        loss_identity1 = losses.identity_pixel_loss(content_identity, content) + losses.identity_pixel_loss(
-            style_identity, style
-        )
-        loss_identity2 = losses.identity_feature_loss(
-            network.encode(content_identity), content_taps
-        ) + losses.identity_feature_loss(network.encode(style_identity), style_taps)
-        total = (
-            weights.content * loss_content
-            + weights.style * loss_style
-            + weights.identity1 * loss_identity1
-            + weights.identity2 * loss_identity2
-        )
+        return {
+            "content": losses.content_loss(stylised_taps, content_taps),
+            "style": losses.style_loss(stylised_taps, style_taps),
+            "identity1": losses.identity_pixel_loss(content_identity, content)
+            + losses.identity_pixel_loss(style_identity, style),
+            "identity2": losses.identity_feature_loss(network.encode(content_identity), content_taps)
+            + losses.identity_feature_loss(network.encode(style_identity), style_taps),
+        }
+
+    def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
+        """One optimiser step. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
+        weights = self.options.train.weights
+        terms = self.loss_terms(content, style)
+        total = sum(getattr(weights, name) * value for name, value in terms.items())
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        return {
-            "total": total.item(),
-            "content": loss_content.item(),
-            "style": loss_style.item(),
-            "identity1": loss_identity1.item(),
-            "identity2": loss_identity2.item(),
-        }
+        return {"total": total.item(), **{name: value.item() for name, value in terms.items()}}
 
     def save_checkpoint(self) -> Path:
         state = {
@@ -190,6 +213,7 @@ class StyleTrainer:
             "cpu_seconds": self.cpu_seconds,
             "cpu_counted_from": self.cpu_counted_from,
             "hardware": describe_hardware(),
+            "started_from": json.dumps(self.started_from),
             "transformer": self.network.transformer.state_dict(),
             "decoder": self.network.decoder.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -212,6 +236,7 @@ class StyleTrainer:
         self.iteration = state["iteration"]
         self.wall_seconds = state["wall_seconds"]
         self.cpu_seconds = state.get("cpu_seconds", 0.0)
+        self.started_from = json.loads(state.get("started_from") or "null")
         # Checkpoints written before CPU time was counted: count from here, and say so in the card.
         self.cpu_counted_from = state.get("cpu_counted_from", 0 if "cpu_seconds" in state else self.iteration)
         if self.log_path.is_file():
@@ -257,6 +282,18 @@ class StyleTrainer:
         if stopping.requested:
             self.log(f"stop requested: checkpoint written at iteration {self.iteration}")
         return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
+
+
+def _lineage(state: dict) -> dict:
+    """Card fields for a run that started from an earlier model: where from, and totals over the lineage."""
+    started = json.loads(state.get("started_from") or "null")
+    if not started:
+        return {}
+    return {
+        "started_from": started,
+        "total_iterations": state["iteration"] + started["lineage_iterations"],
+        "total_core_hours": round(state.get("cpu_seconds", 0.0) / 3600 + started["lineage_core_hours"], 3),
+    }
 
 
 def _window_means(records: list[dict], keys: tuple[str, ...], window: int) -> dict[str, float]:
@@ -325,6 +362,7 @@ def export_run(
         "core_hours_counted_from_iteration": state.get("cpu_counted_from", 0),
         # Recorded by the trainer; older checkpoints fall back to this machine's description.
         "hardware": state.get("hardware") or describe_hardware(),
+        **_lineage(state),
         "training_losses_first_10_logs": _window_means(records, loss_keys, 10),
         "training_losses_last_10_logs": _window_means(records[-10:], loss_keys, 10),
         "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
