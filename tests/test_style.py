@@ -385,6 +385,10 @@ def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
     losses = held_out_losses(network, tmp_path, pairs, size=64)
     assert losses["pairs"] == 2 and losses["content_loss"] > 0 and losses["style_loss"] > 0
     assert held_out_losses(network, tmp_path, pairs, size=64) == losses
+    assert losses["style_loss_mismatched"] > 0 and 0 < losses["reconstruction_psnr"] < 100
+    # One pair: its "next" style is its own, so the mismatched loss is the matched one.
+    single = held_out_losses(network, tmp_path, pairs[:1], size=64)
+    assert single["style_loss_mismatched"] == pytest.approx(single["style_loss"], rel=1e-6)
     sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
     with Image.open(sheet) as image:
         assert image.size == (4 * 48, 22 + 2 * 48)

@@ -66,8 +66,10 @@ def _evaluate(options, args: argparse.Namespace) -> int:
     for model_path in args.evaluate:
         network = load_style_model(model_path)
         results[model_path] = held_out_losses(network, root, pairs)
-        print(f"{model_path}: content {results[model_path]['content_loss']:.4f}  "
-              f"style {results[model_path]['style_loss']:.4f}  ({len(pairs)} held-out pairs)", flush=True)
+        row = results[model_path]
+        print(f"{model_path}: content {row['content_loss']:.4f}  style {row['style_loss']:.4f}  "
+              f"(against another pair's style {row['style_loss_mismatched']:.4f})  "
+              f"alpha-0 reconstruction {row['reconstruction_psnr']:.2f} dB  ({len(pairs)} held-out pairs)", flush=True)
         if args.contact_sheet and model_path == args.evaluate[0]:
             sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet))
             print(f"wrote {sheet}")

@@ -55,9 +55,17 @@ def _tensor(array: np.ndarray) -> torch.Tensor:
 
 @torch.no_grad()
 def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256) -> dict:
-    """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``."""
+    """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``, and two checks.
+
+    ``style_loss_mismatched``: the same outputs' style loss against the *next* pair's style. A model that paints
+    one texture whatever the style scores about the same on both; one that follows its style scores lower on
+    the matched one. ``reconstruction_psnr``: mean PSNR (dB, RGB in [0, 1]) of the content decoded from its own
+    self-transform (alpha 0), how much content structure the decoder keeps.
+    """
     network.eval()
-    content_values, style_values = [], []
+    content_values, style_values, mismatched_values, psnr_values = [], [], [], []
+    style_taps_of = []
+    outputs_taps = []
     for content_name, style_name in pairs:
         content = _tensor(load_square(root / content_name, size))
         style = _tensor(load_square(root / style_name, size))
@@ -66,11 +74,24 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
         output_taps = network.encode(output)
         content_values.append(float(losses.content_loss(output_taps, content_taps)))
         style_values.append(float(losses.style_loss(output_taps, style_taps)))
+        reconstruction = network.decode(network.transform(content_taps, content_taps)).clamp(0, 1)
+        psnr_values.append(float(-10 * torch.log10(torch.mean((reconstruction - content) ** 2).clamp_min(1e-10))))
+        # Only the channel statistics are needed later: keep them, not the full maps.
+        style_taps_of.append([losses.channel_mean_std(tap) for tap in style_taps])
+        outputs_taps.append([losses.channel_mean_std(tap) for tap in output_taps])
+    for index, output_stats in enumerate(outputs_taps):
+        other = style_taps_of[(index + 1) % len(pairs)]
+        mismatched_values.append(float(sum(
+            torch.nn.functional.mse_loss(out_mean, style_mean) + torch.nn.functional.mse_loss(out_std, style_std)
+            for (out_mean, out_std), (style_mean, style_std) in zip(output_stats, other)
+        )))
     return {
         "pairs": len(pairs),
         "size": size,
         "content_loss": float(np.mean(content_values)),
         "style_loss": float(np.mean(style_values)),
+        "style_loss_mismatched": float(np.mean(mismatched_values)),
+        "reconstruction_psnr": float(np.mean(psnr_values)),
     }
 
 
