@@ -1,0 +1,76 @@
+"""CPU time of every shipped model on a 256x256 input (the campaign's speed goal: under 2 s at x4).
+
+Each trained zoo model with weights is loaded through the zoo (fp16 file -> float32) and run on the same
+256x256 RGB input, whole (no tiles), under ``torch.inference_mode``: one warm-up, then the median of
+``--repeats`` runs. Bicubic (MATLAB-exact imresize, float32) is timed as the reference in the same run.
+
+    .venv/bin/python benchmarks/bench_zoo_speed.py [--size 256] [--repeats 3] [--threads 2]
+
+Writes benchmarks/results/zoo_speed.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from restore.training.hardware import describe_hardware
+from restore.zoo import list_models, load_model
+
+RESULTS = Path(__file__).parent / "results" / "zoo_speed.json"
+
+
+def seconds(function, repeats: int) -> float:
+    function()
+    runs = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        function()
+        runs.append(time.perf_counter() - began)
+    return statistics.median(runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, args.size, args.size, generator=generator)
+
+    from restore.metrics.imresize import imresize
+
+    rows = []
+    for entry in list_models():
+        if entry.card is None or entry.weights is None or not entry.weights.exists():
+            continue
+        model = load_model(entry.name, entry.scale)
+        with torch.inference_mode():
+            elapsed = seconds(lambda: model(image), args.repeats)
+        rows.append({"model": entry.name, "scale": entry.scale, "seconds": round(elapsed, 3),
+                     "set5_psnr": entry.metrics.get("Set5", {}).get("psnr")})
+        print(f"{entry.name:<16} x{entry.scale}  {elapsed:6.3f} s", flush=True)
+    bicubic = {scale: round(seconds(lambda: imresize(image, scale), args.repeats), 3) for scale in (2, 3, 4)}
+    result = {
+        "machine": f"{platform.machine()}, {describe_hardware()}",
+        "threads": args.threads,
+        "input": f"{args.size}x{args.size} RGB, float32, whole image",
+        "repeats": args.repeats,
+        "models": rows,
+        "bicubic_seconds": bicubic,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"bicubic (MATLAB-exact imresize): {bicubic}")
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
