@@ -350,12 +350,15 @@ def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir:
 
 def test_banded_encode_and_decode_equal_whole_image_passes() -> None:
     network = _deterministic_model()
-    image = torch.rand(1, 3, 296, 40)  # 296 = 8 * 37: an odd relu4_1 height and a ragged last band
+    # 296 = 8 * 37: an odd relu4_1 height and a ragged last band. Seeded: the input must not depend on test order.
+    image = torch.rand(1, 3, 296, 40, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         whole = network.encode(image, (3, 4))
         banded = network.encode_in_bands(image, band=64, halo=96)
         for tap in (3, 4):
-            torch.testing.assert_close(banded[tap], whole[tap], rtol=1e-4, atol=1e-5)
+            # Bands and the whole image may pick different float32 convolution kernels (summation order): agreement
+            # to ~1e-5 of features of magnitude ~1; a wrong halo or band offset differs by orders of magnitude more.
+            torch.testing.assert_close(banded[tap], whole[tap], rtol=1e-4, atol=1e-4)
         features = network.transform(whole, whole)
         torch.testing.assert_close(
             network.decode_in_bands(features, band=8, halo=8), network.decode(features), rtol=1e-4, atol=1e-5
