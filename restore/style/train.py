@@ -135,10 +135,8 @@ class StyleTrainer:
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
 
     def _init_from(self, path: Path) -> None:
-        from restore.style.models import load_style_model
-
         from restore.hashing import sha256_file
-        from restore.style.models import card_path
+        from restore.style.models import card_path, load_style_model
 
         started = load_style_model(path)
         self.network.transformer.load_state_dict(started.transformer.float().state_dict(), strict=True)
