@@ -63,9 +63,9 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     self-transform (alpha 0), how much content structure the decoder keeps.
     """
     network.eval()
-    content_values, style_values, mismatched_values, psnr_values = [], [], [], []
-    style_taps_of = []
-    outputs_taps = []
+    content_values, psnr_values = [], []
+    # Only the channel statistics are needed for the style losses: keep them, not the full maps.
+    output_statistics, style_statistics = [], []
     for content_name, style_name in pairs:
         content = _tensor(load_square(root / content_name, size))
         style = _tensor(load_square(root / style_name, size))
@@ -73,18 +73,15 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
         output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
         output_taps = network.encode(output)
         content_values.append(float(losses.content_loss(output_taps, content_taps)))
-        style_values.append(float(losses.style_loss(output_taps, style_taps)))
+        output_statistics.append(losses.style_statistics(output_taps))
+        style_statistics.append(losses.style_statistics(style_taps))
         reconstruction = network.decode(network.transform(content_taps, content_taps)).clamp(0, 1)
         psnr_values.append(float(-10 * torch.log10(torch.mean((reconstruction - content) ** 2).clamp_min(1e-10))))
-        # Only the channel statistics are needed later: keep them, not the full maps.
-        style_taps_of.append([losses.channel_mean_std(tap) for tap in style_taps])
-        outputs_taps.append([losses.channel_mean_std(tap) for tap in output_taps])
-    for index, output_stats in enumerate(outputs_taps):
-        other = style_taps_of[(index + 1) % len(pairs)]
-        mismatched_values.append(float(sum(
-            torch.nn.functional.mse_loss(out_mean, style_mean) + torch.nn.functional.mse_loss(out_std, style_std)
-            for (out_mean, out_std), (style_mean, style_std) in zip(output_stats, other)
-        )))
+    style_values = [float(losses.style_distance(out, style)) for out, style in zip(output_statistics, style_statistics)]
+    mismatched_values = [
+        float(losses.style_distance(out, style_statistics[(index + 1) % len(pairs)]))
+        for index, out in enumerate(output_statistics)
+    ]
     return {
         "pairs": len(pairs),
         "size": size,

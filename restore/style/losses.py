@@ -23,14 +23,22 @@ def content_loss(output: list[Tensor], content: list[Tensor]) -> Tensor:
     )
 
 
-def style_loss(output: list[Tensor], style: list[Tensor]) -> Tensor:
-    """Sum over relu1_1 .. relu5_1 of the MSE between channel means plus between channel stds."""
+def style_statistics(taps: list[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    """The (channel mean, channel std) of each tap: all the style loss reads of a set of maps."""
+    return [channel_mean_std(tap) for tap in taps]
+
+
+def style_distance(output: list[tuple[Tensor, Tensor]], style: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Sum over taps of the MSE between channel means plus between channel stds (of ``style_statistics``)."""
     total = 0.0
-    for out_tap, style_tap in zip(output, style):
-        out_mean, out_std = channel_mean_std(out_tap)
-        style_mean, style_std = channel_mean_std(style_tap)
+    for (out_mean, out_std), (style_mean, style_std) in zip(output, style):
         total = total + F.mse_loss(out_mean, style_mean) + F.mse_loss(out_std, style_std)
     return total
+
+
+def style_loss(output: list[Tensor], style: list[Tensor]) -> Tensor:
+    """Sum over relu1_1 .. relu5_1 of the MSE between channel means plus between channel stds."""
+    return style_distance(style_statistics(output), style_statistics(style))
 
 
 def identity_pixel_loss(reconstruction: Tensor, image: Tensor) -> Tensor:

@@ -143,15 +143,14 @@ class StyleTrainer:
         self.network.decoder.load_state_dict(started.decoder.float().state_dict(), strict=True)
         # The lineage goes into checkpoints and the card: the file at ``path`` may later be replaced by this run.
         card = json.loads(card_path(path).read_text()) if card_path(path).is_file() else {}
-        previous = card.get("started_from") or {}
         self.started_from = {
             "model": str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path),
             "sha256": sha256_file(path),
             "iterations": card.get("iterations"),
             "core_hours": card.get("core_hours"),
-            # Totals over the whole lineage (this file's own run plus everything it started from).
-            "lineage_iterations": (card.get("iterations") or 0) + (previous.get("lineage_iterations") or 0),
-            "lineage_core_hours": round((card.get("core_hours") or 0.0) + (previous.get("lineage_core_hours") or 0.0), 3),
+            # Totals over the whole lineage: a card that started from an earlier model already holds them.
+            "lineage_iterations": card.get("total_iterations", card.get("iterations") or 0),
+            "lineage_core_hours": card.get("total_core_hours", card.get("core_hours") or 0.0),
         }
         self.log(f"transformer and decoder initialised from {path}")
 
