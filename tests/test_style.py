@@ -269,7 +269,7 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     options = StyleOptions(
         name="tiny",
         data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
-        train=StyleTrainOptions(iterations=2, lr=1e-3),
+        train=StyleTrainOptions(iterations=2, lr=1e-3, normalised_loss_features=True),
         runs_dir=str(tmp_path / "runs"),
         log_every=1,
     )
@@ -290,6 +290,12 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         torch.testing.assert_close(resumed.network.decoder.state_dict()[key], value, rtol=0, atol=0)
     logged = [json.loads(line)["iteration"] for line in resumed.log_path.read_text().splitlines()]
     assert logged == [1, 2]
+    # The loss features' calibration travels in the checkpoint: one mean per channel of relu1_1 .. relu5_1.
+    means = torch.load(resumed.checkpoint_path, weights_only=True)["loss_channel_means"]
+    assert [tuple(mean.shape) for mean in means] == [(64,), (128,), (256,), (512,), (512,)]
+    assert all(bool((mean > 0).all()) for mean in means)
+    for restored, calibrated in zip(resumed.loss_channel_means, straight.loss_channel_means):
+        torch.testing.assert_close(restored, calibrated, rtol=0, atol=0)
 
     # Export: fp16 model + card with held-out losses of the new model and of the one it replaces, and a curve.
     from restore.style.models import load_style_model
@@ -395,3 +401,37 @@ def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
     sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
     with Image.open(sheet) as image:
         assert image.size == (4 * 48, 22 + 2 * 48)
+
+
+def test_normalised_loss_features_let_colour_count_in_the_style_loss(
+    datasets_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With torchvision's VGG-16 as it is, relu1_1 (colour) is ~1% of a photo-painting style distance; the
+    paper's normalised loss network (channel means calibrated to 1) gives it a share comparable to the others."""
+    _vgg16_backbone_or_skip()
+    from restore.style import losses
+    from restore.style.data import list_images, load_bank
+    from restore.style.evaluate import _tensor, load_square
+    from restore.style.train import calibrate_channel_means
+
+    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
+    contents = list_images(datasets_dir, ["style/content"])[:4]
+    styles = list_images(datasets_dir, ["style/style"])[:4]
+    network = build_sanet("vgg16").eval()
+    with torch.no_grad():
+        means = calibrate_channel_means(
+            network, [load_bank(datasets_dir, contents, 128), load_bank(datasets_dir, styles, 128)]
+        )
+        photo = network.encode(_tensor(load_square(datasets_dir / contents[0], 128)))
+        painting = network.encode(_tensor(load_square(datasets_dir / styles[0], 128)))
+
+    def shares(a: list[Tensor], b: list[Tensor]) -> list[float]:
+        per_tap = [float(losses.style_distance([losses.channel_mean_std(x)], [losses.channel_mean_std(y)]))
+                   for x, y in zip(a, b)]
+        return [value / sum(per_tap) for value in per_tap]
+
+    raw = shares(photo, painting)
+    normalised = shares(losses.normalise_taps(photo, means), losses.normalise_taps(painting, means))
+    print(f"relu1_1 .. relu5_1 shares, raw {[round(v, 3) for v in raw]}, normalised {[round(v, 3) for v in normalised]}")
+    assert raw[0] < 0.05
+    assert normalised[0] > 3 * raw[0] and min(normalised) > 0.02

@@ -79,6 +79,14 @@ class ImageBank:
         patch = image[top : top + size, left : left + size]
         return patch[:, ::-1] if rng.random() < 0.5 else patch
 
+    def centre_square(self, item: int) -> np.ndarray:
+        """The largest centred square of image ``item`` (uint8, (S, S, 3))."""
+        offset, height, width = self.index[item]
+        image = self.pixels[offset : offset + height * width * 3].reshape(height, width, 3)
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        return image[top : top + side, left : left + side]
+
 
 def load_bank(root: Path, names: list[str], resize_short: int, log=print) -> ImageBank:
     """Decode (or memory-map the cached decode of) ``names`` under ``root``."""

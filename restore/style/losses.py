@@ -41,6 +41,22 @@ def style_loss(output: list[Tensor], style: list[Tensor]) -> Tensor:
     return style_distance(style_statistics(output), style_statistics(style))
 
 
+def channel_means(taps: list[Tensor]) -> list[Tensor]:
+    """Each tap's per-channel mean activation over the batch and all positions. Shape: 5 maps -> 5 x (C,)."""
+    return [tap.mean(dim=(0, 2, 3)) for tap in taps]
+
+
+def normalise_taps(taps: list[Tensor], means: list[Tensor]) -> list[Tensor]:
+    """Divide each tap's channels by their calibrated mean activation (Gatys et al.'s normalised VGG).
+
+    The paper's loss network is a VGG whose filters were rescaled so each channel's mean activation over
+    images is 1; ReLU networks are positively homogeneous per channel, so dividing the taps by those means
+    is the same network. Without it, torchvision VGG-16's relu1_1 (means ~0.3) carries ~1% of the style
+    loss and colour goes unseen. Shape: 5 maps, 5 x (C,) -> 5 maps.
+    """
+    return [tap / mean.view(1, -1, 1, 1) for tap, mean in zip(taps, means)]
+
+
 def identity_pixel_loss(reconstruction: Tensor, image: Tensor) -> Tensor:
     """λ_identity1 term: MSE between I_cc and I_c (or I_ss and I_s) in pixel space."""
     return F.mse_loss(reconstruction, image)

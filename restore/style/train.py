@@ -59,6 +59,9 @@ class StyleTrainOptions:
     # A style model (.safetensors, relative to the repository root) whose transformer and decoder start a new
     # run (fresh optimiser, iteration 0): how a recipe change continues from the committed model.
     init_from: str | None = None
+    # Compute the losses on taps divided by each channel's mean activation over training images (the paper's
+    # loss network is such a normalised VGG; see losses.normalise_taps). The transform still reads raw taps.
+    normalised_loss_features: bool = False
 
 
 @dataclass
@@ -126,6 +129,8 @@ class StyleTrainer:
         self.network.decoder.train()
         trainable = list(self.network.transformer.parameters()) + list(self.network.decoder.parameters())
         self.optimizer = torch.optim.Adam(trainable, lr=options.train.lr)
+        # Calibrated on first use (or restored by ``resume``): see ``loss_channel_means``.
+        self._loss_channel_means: list[torch.Tensor] | None = None
         self.iteration = 0
         self.wall_seconds = 0.0
         # Process CPU seconds in training (all threads): the core-hours figure, not inflated by a shared machine.
@@ -173,9 +178,24 @@ class StyleTrainer:
         style = batch_tensor(self.styles, data.batch_size, data.crop, rng)
         return content, style
 
+    @property
+    def loss_channel_means(self) -> list[torch.Tensor] | None:
+        """Per-channel mean activation of each tap over calibration images, or None for raw-feature losses.
+
+        The calibration set is fixed (the centre crops of evenly spaced training contents and styles), so
+        it is the same on every machine; a resumed run takes the checkpoint's values.
+        """
+        if self._loss_channel_means is None and self.options.train.normalised_loss_features:
+            self._loss_channel_means = calibrate_channel_means(self.network, [self.contents, self.styles])
+            medians = ", ".join(f"{float(mean.median()):.2f}" for mean in self._loss_channel_means)
+            self.log(f"loss features normalised per channel (median channel means relu1_1..relu5_1: {medians})")
+        return self._loss_channel_means
+
     def loss_terms(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         """The paper's four losses of one batch (with autograd). Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1]."""
         network = self.network
+        means = self.loss_channel_means
+        in_loss_space = (lambda taps: losses.normalise_taps(taps, means)) if means else (lambda taps: taps)
         with torch.no_grad():
             content_taps = network.encode(content)
             style_taps = network.encode(style)
@@ -183,14 +203,15 @@ class StyleTrainer:
         content_identity = network.decode(network.transform(content_taps, content_taps))
         style_identity = network.decode(network.transform(style_taps, style_taps))
         # The encoder is frozen, but gradients must flow through it to the decoded images.
-        stylised_taps = network.encode(stylised)
+        stylised_taps = in_loss_space(network.encode(stylised))
+        content_targets, style_targets = in_loss_space(content_taps), in_loss_space(style_taps)
         return {
-            "content": losses.content_loss(stylised_taps, content_taps),
-            "style": losses.style_loss(stylised_taps, style_taps),
+            "content": losses.content_loss(stylised_taps, content_targets),
+            "style": losses.style_loss(stylised_taps, style_targets),
             "identity1": losses.identity_pixel_loss(content_identity, content)
             + losses.identity_pixel_loss(style_identity, style),
-            "identity2": losses.identity_feature_loss(network.encode(content_identity), content_taps)
-            + losses.identity_feature_loss(network.encode(style_identity), style_taps),
+            "identity2": losses.identity_feature_loss(in_loss_space(network.encode(content_identity)), content_targets)
+            + losses.identity_feature_loss(in_loss_space(network.encode(style_identity)), style_targets),
         }
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
@@ -215,6 +236,7 @@ class StyleTrainer:
             "decoder": self.network.decoder.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "options": dataclasses.asdict(self.options),
+            "loss_channel_means": self.loss_channel_means,
         }
         partial = self.checkpoint_path.with_suffix(".pt.partial")
         torch.save(state, partial)
@@ -230,6 +252,7 @@ class StyleTrainer:
         self.network.transformer.load_state_dict(state["transformer"], strict=True)
         self.network.decoder.load_state_dict(state["decoder"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
+        self._loss_channel_means = state.get("loss_channel_means")
         self.iteration = state["iteration"]
         self.wall_seconds = state["wall_seconds"]
         self.cpu_seconds = state.get("cpu_seconds", 0.0)
@@ -279,6 +302,26 @@ class StyleTrainer:
         if stopping.requested:
             self.log(f"stop requested: checkpoint written at iteration {self.iteration}")
         return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
+
+
+CALIBRATION_IMAGES_PER_BANK = 100
+
+
+@torch.no_grad()
+def calibrate_channel_means(network, banks: list, per_bank: int = CALIBRATION_IMAGES_PER_BANK) -> list[torch.Tensor]:
+    """Mean activation of every channel of relu1_1 .. relu5_1 over the centre squares of ``per_bank`` evenly
+    spaced images of each bank (Gatys et al.'s normalisation statistics). Shape: -> 5 x (C,)."""
+    sums: list[torch.Tensor] | None = None
+    count = 0
+    for bank in banks:
+        for item in np.linspace(0, len(bank) - 1, min(per_bank, len(bank))).round().astype(int):
+            image = bank.centre_square(int(item))
+            taps = network.encode(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div_(255.0))
+            means = losses.channel_means(taps)
+            sums = means if sums is None else [total + mean for total, mean in zip(sums, means)]
+            count += 1
+    # A channel that never fires would divide by zero; such a channel carries no loss either way.
+    return [(total / count).clamp_min(1e-3) for total in sums]
 
 
 def _lineage(state: dict) -> dict:
