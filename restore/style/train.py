@@ -182,7 +182,7 @@ class StyleTrainer:
     def loss_channel_means(self) -> list[torch.Tensor] | None:
         """Per-channel mean activation of each tap over calibration images, or None for raw-feature losses.
 
-        The calibration set is fixed (the centre crops of evenly spaced training contents and styles), so
+        The calibration set is fixed (the centre squares of evenly spaced training contents and styles), so
         it is the same on every machine; a resumed run takes the checkpoint's values.
         """
         if self._loss_channel_means is None and self.options.train.normalised_loss_features:
@@ -252,7 +252,8 @@ class StyleTrainer:
         self.network.transformer.load_state_dict(state["transformer"], strict=True)
         self.network.decoder.load_state_dict(state["decoder"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
-        self._loss_channel_means = state.get("loss_channel_means")
+        if self.options.train.normalised_loss_features:  # a recipe that turned it off must not pick them up
+            self._loss_channel_means = state.get("loss_channel_means")
         self.iteration = state["iteration"]
         self.wall_seconds = state["wall_seconds"]
         self.cpu_seconds = state.get("cpu_seconds", 0.0)
