@@ -410,8 +410,8 @@ def test_normalised_loss_features_let_colour_count_in_the_style_loss(
     paper's normalised loss network (channel means calibrated to 1) gives it a share comparable to the others."""
     _vgg16_backbone_or_skip()
     from restore.style import losses
-    from restore.style.data import list_images, load_bank
-    from restore.style.evaluate import _tensor, load_square
+    from restore.style.data import image_tensor, list_images, load_bank
+    from restore.style.evaluate import load_square
     from restore.style.train import calibrate_channel_means
 
     monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
@@ -422,8 +422,8 @@ def test_normalised_loss_features_let_colour_count_in_the_style_loss(
         means = calibrate_channel_means(
             network, [load_bank(datasets_dir, contents, 128), load_bank(datasets_dir, styles, 128)]
         )
-        photo = network.encode(_tensor(load_square(datasets_dir / contents[0], 128)))
-        painting = network.encode(_tensor(load_square(datasets_dir / styles[0], 128)))
+        photo = network.encode(image_tensor(load_square(datasets_dir / contents[0], 128)))
+        painting = network.encode(image_tensor(load_square(datasets_dir / styles[0], 128)))
 
     def shares(a: list[Tensor], b: list[Tensor]) -> list[float]:
         per_tap = [float(losses.style_distance([losses.channel_mean_std(x)], [losses.channel_mean_std(y)]))

@@ -71,9 +71,14 @@ class ImageBank:
     def __len__(self) -> int:
         return len(self.index)
 
-    def crop(self, item: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    def image(self, item: int) -> np.ndarray:
+        """Image ``item`` as a view of the buffer (uint8, (H, W, 3))."""
         offset, height, width = self.index[item]
-        image = self.pixels[offset : offset + height * width * 3].reshape(height, width, 3)
+        return self.pixels[offset : offset + height * width * 3].reshape(height, width, 3)
+
+    def crop(self, item: int, size: int, rng: np.random.Generator) -> np.ndarray:
+        image = self.image(item)
+        height, width = image.shape[:2]
         top = int(rng.integers(0, height - size + 1))
         left = int(rng.integers(0, width - size + 1))
         patch = image[top : top + size, left : left + size]
@@ -81,8 +86,8 @@ class ImageBank:
 
     def centre_square(self, item: int) -> np.ndarray:
         """The largest centred square of image ``item`` (uint8, (S, S, 3))."""
-        offset, height, width = self.index[item]
-        image = self.pixels[offset : offset + height * width * 3].reshape(height, width, 3)
+        image = self.image(item)
+        height, width = image.shape[:2]
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
         return image[top : top + side, left : left + side]
@@ -113,6 +118,14 @@ def load_bank(root: Path, names: list[str], resize_short: int, log=print) -> Ima
     record = json.loads(index_path.read_text())
     pixels = np.memmap(pixels_path, dtype=np.uint8, mode="r")
     return ImageBank(pixels, [tuple(entry) for entry in record["index"]])
+
+
+def image_tensor(array: np.ndarray) -> torch.Tensor:
+    """One uint8 image as floats in [0, 1]; copies, so read-only and strided arrays are fine.
+
+    Shape: (H, W, 3) -> (1, 3, H, W).
+    """
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def batch_tensor(bank: ImageBank, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from restore.archs.sanet import SANet
 from restore.style import losses
-from restore.style.data import list_images, split_holdout
+from restore.style.data import image_tensor, list_images, split_holdout
 
 
 def held_out_names(content_folders: list[str], style_folders: list[str], holdout_every: int,
@@ -49,10 +49,6 @@ def load_square(path: Path, size: int) -> np.ndarray:
         return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def _tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
-
-
 @torch.no_grad()
 def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256) -> dict:
     """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``, and two checks.
@@ -67,8 +63,8 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     # Only the channel statistics are needed for the style losses: keep them, not the full maps.
     output_statistics, style_statistics = [], []
     for content_name, style_name in pairs:
-        content = _tensor(load_square(root / content_name, size))
-        style = _tensor(load_square(root / style_name, size))
+        content = image_tensor(load_square(root / content_name, size))
+        style = image_tensor(load_square(root / style_name, size))
         content_taps, style_taps = network.encode(content), network.encode(style)
         output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
         output_taps = network.encode(output)

@@ -27,6 +27,7 @@ from restore.archs.sanet import IMAGE_MULTIPLE, SANet, pad_to_multiple
 from restore.errors import DataError
 from restore.io.image import read_image
 from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
+from restore.style.data import image_tensor
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
 MaskInput = Union[np.ndarray, Sequence[np.ndarray]]
@@ -59,12 +60,6 @@ def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
     if size == (width, height):
         return array
     return np.array(Image.fromarray(array).resize(size, Image.BICUBIC))
-
-
-def _to_tensor(array: np.ndarray, device: torch.device) -> Tensor:
-    if not array.flags.writeable:  # e.g. np.asarray of a PIL image; torch warns on read-only memory
-        array = array.copy()
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float().div(255.0).to(device)
 
 
 def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feature_shape: tuple[int, int]) -> Tensor:
@@ -154,12 +149,12 @@ def stylize(
     height, width = content_array.shape[:2]
 
     with torch.inference_mode():
-        content_image = _to_tensor(content_array, device)
+        content_image = image_tensor(content_array).to(device)
         content_taps = network.encode_in_bands(pad_to_multiple(content_image, IMAGE_MULTIPLE))
         features = 0.0
         if alpha > 0:
             stylised = [
-                network.transform(content_taps, network.encode_in_bands(_to_tensor(style, device)))
+                network.transform(content_taps, network.encode_in_bands(image_tensor(style).to(device)))
                 for style in style_arrays
             ]
             if mask is not None:

@@ -24,7 +24,7 @@ from restore.errors import RestoreError
 from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
-from restore.style.data import batch_tensor, list_images, load_bank, split_holdout
+from restore.style.data import batch_tensor, image_tensor, list_images, load_bank, split_holdout
 from restore.training.hardware import describe_hardware
 from restore.training.stopping import StopRequest
 
@@ -316,8 +316,7 @@ def calibrate_channel_means(network, banks: list, per_bank: int = CALIBRATION_IM
     count = 0
     for bank in banks:
         for item in np.linspace(0, len(bank) - 1, min(per_bank, len(bank))).round().astype(int):
-            image = bank.centre_square(int(item))
-            taps = network.encode(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div_(255.0))
+            taps = network.encode(image_tensor(bank.centre_square(int(item))))
             means = losses.channel_means(taps)
             sums = means if sums is None else [total + mean for total, mean in zip(sums, means)]
             count += 1
