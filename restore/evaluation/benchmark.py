@@ -251,9 +251,7 @@ def run_benchmark(
     if weights is not None and len(models) > 1:
         raise DataError("--weights applies to one model; benchmark models with their own weights one at a time")
     started = time.perf_counter()
-    present, absent, warnings = _present_sets(datasets, data_root)
-    if not present:
-        raise DataError("no requested dataset is present:\n" + "\n".join(absent.values()))
+    # Models first: a model that cannot run is the user's to fix whatever data the machine holds.
     upscalers = {}
     for model in models:
         for scale in scales:
@@ -262,6 +260,9 @@ def run_benchmark(
                                                    self_ensemble=self_ensemble, precision=precision, device=device)
             except ValueError as exc:  # an unavailable device, an invalid tile or precision
                 raise RestoreError(f"cannot set up {model} x{scale}: {exc}") from exc
+    present, absent, warnings = _present_sets(datasets, data_root)
+    if not present:
+        raise DataError("no requested dataset is present:\n" + "\n".join(absent.values()))
     any_upscaler = next(iter(upscalers.values()))
     lpips_model, lpips_note = (None, "")
     if lpips:
