@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.data import image_tensor
-from restore.style.evaluate import held_out_names, held_out_pairs, load_square
+from restore.style.evaluate import held_out_names, held_out_pairs, load_square, stylised_pairs
 from restore.style.models import load_style_model
 from restore.style.train import StyleTrainer, load_style_options
 
@@ -46,11 +46,7 @@ def tap_shares(models: list[str], pair_count: int, size: int) -> None:
         network = load_style_model(path).float()
         per_tap = np.zeros(5)
         output_rgb, style_rgb = [], []
-        for content_name, style_name in pairs:
-            content = image_tensor(load_square(root / content_name, size))
-            style = image_tensor(load_square(root / style_name, size))
-            content_taps, style_taps = network.encode(content), network.encode(style)
-            output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
+        for _, style, _, style_taps, output in stylised_pairs(network, root, pairs, size):
             output_statistics = losses.style_statistics(network.encode(output))
             style_statistics = losses.style_statistics(style_taps)
             per_tap += [float(losses.style_distance([out], [target]))

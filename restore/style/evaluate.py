@@ -49,6 +49,19 @@ def load_square(path: Path, size: int) -> np.ndarray:
         return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
+def stylised_pairs(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int):
+    """For each pair, square-loaded at ``size``: content, style, their taps, and the alpha-1 output in [0, 1].
+
+    Shape: yields (1, 3, S, S), (1, 3, S, S), 5 maps, 5 maps, (1, 3, S, S). Call under ``torch.no_grad``.
+    """
+    for content_name, style_name in pairs:
+        content = image_tensor(load_square(root / content_name, size))
+        style = image_tensor(load_square(root / style_name, size))
+        content_taps, style_taps = network.encode(content), network.encode(style)
+        output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
+        yield content, style, content_taps, style_taps, output
+
+
 @torch.no_grad()
 def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256) -> dict:
     """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``, and two checks.
@@ -62,11 +75,7 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     content_values, psnr_values = [], []
     # Only the channel statistics are needed for the style losses: keep them, not the full maps.
     output_statistics, style_statistics = [], []
-    for content_name, style_name in pairs:
-        content = image_tensor(load_square(root / content_name, size))
-        style = image_tensor(load_square(root / style_name, size))
-        content_taps, style_taps = network.encode(content), network.encode(style)
-        output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
+    for content, _, content_taps, style_taps, output in stylised_pairs(network, root, pairs, size):
         output_taps = network.encode(output)
         content_values.append(float(losses.content_loss(output_taps, content_taps)))
         output_statistics.append(losses.style_statistics(output_taps))
