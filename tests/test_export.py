@@ -66,6 +66,17 @@ def test_export_keeps_a_better_committed_model(trained_run):
     assert (card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()) == before
 
 
+def test_an_unmeasured_export_does_not_replace_a_measured_model(trained_run):
+    checkpoint, root = trained_run
+    card_path = export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves",
+                                  log=lambda _: None)
+    before = card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()
+    with pytest.raises(RestoreError, match="cannot show it is better"):
+        export_checkpoint(checkpoint, "tiny-rcan", 2, benchmark=False, curves_dir=root / "curves",
+                          log=lambda _: None)
+    assert (card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()) == before
+
+
 def test_export_names_a_non_checkpoint(tmp_path, capsys):
     bogus = tmp_path / "weights.pt"
     torch.save({"a": torch.zeros(1)}, bogus)

@@ -83,6 +83,13 @@ def export_checkpoint(
     stem = f"{name}_x{ckpt_scale}"
     card_path, weights_path = root / f"{stem}.json", root / f"{stem}.safetensors"
     previous = json.loads(card_path.read_text()) if card_path.exists() else None
+    previous_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
+    if not benchmark and previous_psnr is not None and not force:
+        # Without a measurement there is no evidence the new weights are better than the measured ones.
+        raise RestoreError(
+            f"{stem}: the committed model is measured (Set5 {previous_psnr:.3f} dB); an export without the "
+            "benchmark cannot show it is better: export with the benchmark, or use --force"
+        )
 
     # The previous model stays recoverable until the new one has been measured and accepted.
     backups = {path: path.read_bytes() for path in (card_path, weights_path) if path.exists()}
@@ -125,10 +132,9 @@ def export_checkpoint(
         if benchmark:
             card["metrics"] = _measure(name, ckpt_scale, datasets, self_ensemble_too, log)
             new_psnr = card["metrics"]["Set5"]["psnr"]
-            old_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
-            if old_psnr is not None and new_psnr < old_psnr + MIN_IMPROVEMENT_DB and not force:
+            if previous_psnr is not None and new_psnr < previous_psnr + MIN_IMPROVEMENT_DB and not force:
                 raise RestoreError(
-                    f"{stem}: Set5 {new_psnr:.3f} dB does not beat the committed {old_psnr:.3f} dB by "
+                    f"{stem}: Set5 {new_psnr:.3f} dB does not beat the committed {previous_psnr:.3f} dB by "
                     f"{MIN_IMPROVEMENT_DB} dB; kept the committed model (use --force to replace it anyway)"
                 )
     except BaseException:
