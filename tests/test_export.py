@@ -77,6 +77,30 @@ def test_an_unmeasured_export_does_not_replace_a_measured_model(trained_run):
     assert (card_path.read_bytes(), (root / "models" / "tiny-rcan_x2.safetensors").read_bytes()) == before
 
 
+def test_a_warm_restart_card_counts_the_hours_of_the_model_it_started_from(trained_run):
+    checkpoint, root = trained_run
+    first = json.loads(export_checkpoint(checkpoint, "tiny-rcan", 2, benchmark=False, curves_dir=root / "curves",
+                                         log=lambda _: None).read_text())
+    assert "started_from" not in first["training"]
+    first_weights = root / "models" / "tiny-rcan_x2.safetensors"
+    first_sha = first["sha256"]
+
+    recipe = yaml.safe_load((root / "tiny.yml").read_text())
+    recipe["train"] |= {"iterations": 2, "init_from": str(first_weights)}
+    recipe["checkpoint"]["dir"] = str(root / "warm")
+    (root / "warm.yml").write_text(yaml.safe_dump(recipe))
+    trainer = Trainer(load_options(root / "warm.yml"), log=lambda _: None)
+    trainer.train()
+    card = json.loads(export_checkpoint(trainer.latest_checkpoint(), "tiny-rcan", 2, benchmark=False,
+                                        curves_dir=root / "curves", log=lambda _: None).read_text())
+    parent = card["training"]["started_from"]
+    assert parent["sha256"] == first_sha != card["sha256"]  # the replaced file, read before it was overwritten
+    assert parent["lineage_core_hours"] == first["training"]["core_hours"]
+    assert card["training"]["lineage_core_hours"] == pytest.approx(
+        first["training"]["core_hours"] + card["training"]["core_hours"], abs=1e-3)
+    assert "started from" in (root / "models" / "tiny-rcan_x2.md").read_text()
+
+
 def test_export_names_a_non_checkpoint(tmp_path, capsys):
     bogus = tmp_path / "weights.pt"
     torch.save({"a": torch.zeros(1)}, bogus)

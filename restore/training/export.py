@@ -83,6 +83,8 @@ def export_checkpoint(
     stem = f"{name}_x{ckpt_scale}"
     card_path, weights_path = root / f"{stem}.json", root / f"{stem}.safetensors"
     previous = json.loads(card_path.read_text()) if card_path.exists() else None
+    # Read before the new weights are written: a warm restart starts from the very file it replaces.
+    parent = started_from(state.get("options_file"))
     previous_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
     if not benchmark and previous_psnr is not None and not force:
         # Without a measurement there is no evidence the new weights are better than the measured ones.
@@ -121,6 +123,9 @@ def export_checkpoint(
         },
         "metrics": {},
     }
+    if parent:
+        card["training"]["started_from"] = parent
+        card["training"]["lineage_core_hours"] = round(parent["lineage_core_hours"] + card["training"]["core_hours"], 3)
     points = learning_curve(run_dir)
     if points:
         curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or REPO_ROOT / "docs" / "curves") / f"{stem}.png")
@@ -148,6 +153,32 @@ def export_checkpoint(
     (root / f"{stem}.md").write_text(render_card(card))
     log(f"exported {weights_path} ({weights_path.stat().st_size / 1e6:.2f} MB) and {card_path}")
     return card_path
+
+
+def started_from(recipe: str | None) -> dict[str, Any] | None:
+    """The zoo model a run was initialised from (its recipe's ``train.init_from``) and the core-hours behind it.
+
+    Read from that model's card as it is now, so call it before anything overwrites the card; ``None`` for a run
+    from scratch, a recipe that is gone, or a start that is not a carded zoo model.
+    """
+    from restore.training.options import load_options, resolve_repo_path
+
+    if not recipe or not Path(recipe).is_file():
+        return None
+    init_from = load_options(recipe).train.init_from
+    if not init_from:
+        return None
+    weights = resolve_repo_path(init_from)
+    card_path = weights.with_suffix(".json")
+    if not (weights.is_file() and card_path.is_file()):
+        return None
+    training = json.loads(card_path.read_text()).get("training", {})
+    return {
+        "weights": _repo_relative(str(weights)),
+        "sha256": sha256_file(weights),
+        "core_hours": training.get("core_hours", 0.0),
+        "lineage_core_hours": training.get("lineage_core_hours", training.get("core_hours", 0.0)),
+    }
 
 
 def _repo_relative(path: str | None) -> str | None:
@@ -195,6 +226,12 @@ def render_card(card: dict[str, Any]) -> str:
         f"| iterations | {training['iterations']:,} |",
         f"| training time | {training['core_hours']} CPU core-hours ({training['wall_hours']} h wall) on "
         f"{training['hardware']} |",
+    ]
+    if training.get("started_from"):
+        parent = training["started_from"]
+        lines.append(f"| started from | `{parent['weights']}` ({parent['lineage_core_hours']} core-hours behind it; "
+                     f"{training['lineage_core_hours']} in all) |")
+    lines += [
         f"| exported | {training['weights_exported']} weights, {training['exported']} |",
         "",
     ]
