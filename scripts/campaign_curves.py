@@ -1,0 +1,69 @@
+"""The SR training campaign on one page: Set5 PSNR against the core-hours behind each zoo model, per scale.
+
+Reads the cards under models/ (their validations and, for x3/x4 models started from another model, the core-hours
+of that lineage), so an x4 curve starts where its x2 body's training ended. SRCNN and VDSR (trained on the same
+291 images, on GPUs) are drawn as the campaign's anchors.
+
+    .venv/bin/python scripts/campaign_curves.py [--out docs/curves/campaign.png]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from restore.figures import pyplot, save_figure
+from restore.paths import REPO_ROOT
+
+ANCHORS = {"SRCNN": {2: 36.66, 3: 32.75, 4: 30.48}, "VDSR": {2: 37.53, 3: 33.66, 4: 31.35}}
+ARCH_COLOURS = {"rcan": "tab:blue", "san": "tab:orange", "rdn": "tab:green", "rnan": "tab:red"}
+
+
+def campaign_points(models: Path) -> list[dict]:
+    """One entry per SR card with validations: arch, scale, name and (lineage core-hours, Set5 PSNR) points."""
+    runs = []
+    for path in sorted(models.glob("*_x[0-9].json")):
+        card = json.loads(path.read_text())
+        training = card.get("training", {})
+        if "validations" not in training:
+            continue
+        offset = training.get("started_from", {}).get("lineage_core_hours", 0.0)
+        points = [(offset + v["core_hours"], v["Set5_psnr"]) for v in training["validations"]]
+        runs.append({"name": path.stem, "arch": card["arch"], "scale": card["scale"], "offset": offset,
+                     "points": points, "final": card.get("metrics", {}).get("Set5", {}).get("psnr")})
+    return runs
+
+
+def plot(runs: list[dict], out: Path) -> Path:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 3, figsize=(13, 4), dpi=110)
+    for axis, scale in zip(axes, (2, 3, 4)):
+        for run in (r for r in runs if r["scale"] == scale):
+            hours, psnr = zip(*run["points"])
+            axis.plot(hours, psnr, marker="o", markersize=3, color=ARCH_COLOURS.get(run["arch"]), label=run["name"])
+        for name, style in (("SRCNN", ":"), ("VDSR", "--")):
+            axis.axhline(ANCHORS[name][scale], color="grey", linestyle=style, linewidth=1)
+            axis.annotate(name, (0, ANCHORS[name][scale]), xycoords=("axes fraction", "data"), fontsize=8,
+                          color="grey", va="bottom")
+        axis.set_title(f"x{scale}")
+        axis.set_xlabel("core-hours in the lineage (x3/x4 include their x2 body)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7, loc="lower right")
+    axes[0].set_ylabel("Set5 Y-PSNR (dB, EMA weights, fp32 validation)")
+    return save_figure(figure, out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=REPO_ROOT / "models")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "curves" / "campaign.png")
+    args = parser.parse_args()
+    runs = campaign_points(args.models)
+    print(f"wrote {plot(runs, args.out)}")
+    for run in sorted(runs, key=lambda r: (r["scale"], r["name"])):
+        hours = run["points"][-1][0]
+        print(f"{run['name']:<18} {hours:5.2f} core-hours in its lineage  Set5 {run['final']}")
+
+
+if __name__ == "__main__":
+    main()
