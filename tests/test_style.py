@@ -312,6 +312,9 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     export_run(resumed.options, target, data_root_path=tmp_path / "data", curves_dir=None, log=quiet)
     second_card = json.loads(target.with_suffix(".json").read_text())
     assert second_card["replaces"]["held_out_losses"] == first_card["held_out_losses"]
+    readable = target.with_suffix(".md").read_text()  # the card's twin for people, rewritten with the measurements
+    assert second_card["sha256"] in readable and "the model it replaced" in readable
+    assert f"| this model | {second_card['held_out_losses']['content_loss']:.3f} |" in readable
     assert load_style_model(target).decoder is not None
 
     # A new run started from the exported model (how a session without the run folder goes on): same

@@ -31,6 +31,58 @@ def card_path(model_path: Path) -> Path:
     return model_path.with_suffix(".json")
 
 
+def write_style_card(model_path: Path, card: dict) -> None:
+    """The JSON card and its readable twin (``<stem>.md``) beside the model file."""
+    card_path(model_path).write_text(json.dumps(card, indent=2) + "\n")
+    model_path.with_suffix(".md").write_text(render_style_card(card))
+
+
+def render_style_card(card: dict) -> str:
+    """Markdown for people: what the file is, how it was trained, what it measured on the held-out pairs."""
+    options = card.get("options", {})
+    data, train = options.get("data", {}), options.get("train", {})
+    lines = [f"# {card.get('name', card['file'])}", "", card.get("task", ""), ""]
+    if card.get("status"):
+        lines += [f"**Status:** {card['status']}", ""]
+    rows = [
+        ("weights", f"`{card['file']}` ({card['dtype']}, {card['bytes']:,} bytes, sha256 `{card['sha256']}`)"),
+        ("contents", card.get("contents", "")),
+        ("encoder", card.get("encoder", "")),
+        ("recipe", f"`{card.get('recipe')}`"),
+    ]
+    if options:
+        rows += [
+            ("crop, batch, lr", f"{data.get('crop')}, {data.get('batch_size')}, {train.get('lr')}"),
+            ("loss weights", ", ".join(f"{k} {v}" for k, v in train.get("weights", {}).items())
+             + (" (loss taps normalised by channel means)" if train.get("normalised_loss_features") else "")),
+        ]
+    if "iterations" in card:
+        rows.append(("this run", f"{card['iterations']:,} iterations, {card.get('core_hours')} CPU core-hours on "
+                                 f"{card.get('hardware')}"))
+    if card.get("started_from"):
+        rows.append(("whole lineage", f"{card['total_iterations']:,} iterations, {card['total_core_hours']} core-hours "
+                                      f"(started from sha256 `{card['started_from'].get('sha256', '?')[:12]}…`)"))
+    if card.get("held_out"):
+        held_out = card["held_out"]
+        rows.append(("held out", f"{len(held_out['content'])} contents, {len(held_out['style'])} styles "
+                                 "(listed in the JSON card)"))
+    lines += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
+    measured = [("this model", card.get("held_out_losses"))]
+    if card.get("replaces"):
+        measured.append((f"the model it replaced ({card['replaces'].get('iterations')} iterations of its run)",
+                         card["replaces"].get("held_out_losses")))
+    measured = [(who, losses) for who, losses in measured if losses]
+    if measured:
+        first = measured[0][1]
+        lines += [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
+                  "reconstruction = alpha 0, higher is better):", "",
+                  "| model | content | style | style vs another pair's painting | reconstruction |", "|---|---|---|---|---|"]
+        lines += [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
+                  f"{m['reconstruction_psnr']:.2f} dB |" for who, m in measured]
+        lines.append("")
+    return "\n".join(lines)
+
+
 
 def load_style_model(path: str | os.PathLike | None = None) -> SANet:
     """Build the VGG-16 SANet and load a style model file strictly (default: the zoo's ``sanet-vgg16``).
@@ -79,5 +131,5 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
     partial.replace(output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
-    card_path(output).write_text(json.dumps(record, indent=2) + "\n")
+    write_style_card(output, record)
     return output

@@ -378,7 +378,7 @@ def export_run(
     replaces at ``output``, if any.
     """
     from restore.style.evaluate import held_out_losses, held_out_names, held_out_pairs
-    from restore.style.models import card_path, export_style_model, load_style_model
+    from restore.style.models import card_path, export_style_model, load_style_model, write_style_card
 
     run_dir = options.run_dir
     checkpoint = run_dir / "checkpoint.pt"
@@ -426,7 +426,7 @@ def export_run(
         log(f"measuring {path} on {len(pairs)} held-out pairs")
         card = json.loads(card_path(path).read_text())
         card["held_out_losses"] = held_out_losses(load_style_model(path), root, pairs)
-        card_path(path).write_text(json.dumps(card, indent=2) + "\n")
+        write_style_card(path, card)
     if curves_dir is not None and records:
         curve = plot_style_losses(records, Path(curves_dir) / f"{path.stem}.png",
                                   f"{options.name}: training losses ({state['iteration']} iterations)")
