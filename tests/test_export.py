@@ -39,8 +39,9 @@ def trained_run(tmp_path, datasets_dir, monkeypatch):
 def test_export_writes_fp16_weights_and_a_card_that_bench_reproduces(trained_run, capsys):
     checkpoint, root = trained_run
     card_path = export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves",
-                                  log=lambda _: None)
+                                  timing_note="timed beside a training", log=lambda _: None)
     card = json.loads(card_path.read_text())
+    assert "timed beside a training" in (root / "models" / "tiny-rcan_x2.md").read_text()
     assert card["arch"] == "rcan" and card["dtype"] == "float16" and card["training"]["iterations"] == 6
     cpu_seconds = torch.load(checkpoint, weights_only=True)["cpu_seconds"]
     assert cpu_seconds > 0 and card["training"]["core_hours"] == round(cpu_seconds / 3600, 3)

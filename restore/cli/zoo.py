@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, help="list: only this scale; export: check the checkpoint's scale")
     parser.add_argument("--recipe", help="export: the options file to cite (default: the one the run used)")
     parser.add_argument("--summary", default="", help="export: one-line description for the card")
+    parser.add_argument("--timing-note", default="",
+                        help="export: how the card's s/image was timed, when not on a quiet machine")
     parser.add_argument("--self-ensemble", action="store_true", help="export: also measure with self-ensemble x8")
     parser.add_argument("--no-bench", action="store_true", help="export: skip measuring Set5/Set14/B100")
     parser.add_argument("--force", action="store_true",
@@ -59,5 +61,6 @@ def _export(args: argparse.Namespace) -> int:
     export_checkpoint(
         args.checkpoint, args.name, args.scale, recipe=args.recipe, summary=args.summary,
         benchmark=not args.no_bench, self_ensemble_too=args.self_ensemble, force=args.force,
+        timing_note=args.timing_note,
     )
     return 0

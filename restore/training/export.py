@@ -65,6 +65,7 @@ def export_checkpoint(
     benchmark: bool = True,
     self_ensemble_too: bool = False,
     force: bool = False,
+    timing_note: str = "",
     curves_dir: Path | None = None,
     datasets: tuple[str, ...] = CARD_DATASETS,
     log: Callable[[str], None] = print,
@@ -123,6 +124,8 @@ def export_checkpoint(
         },
         "metrics": {},
     }
+    if timing_note:
+        card["timing_note"] = timing_note
     if parent:
         card["training"]["started_from"] = parent
         card["training"]["lineage_core_hours"] = round(parent["lineage_core_hours"] + card["training"]["core_hours"], 3)
