@@ -157,6 +157,25 @@ def test_query_softmax_attention_is_not_key_softmax() -> None:
     assert not torch.allclose(expected, torch.bmm(torch.softmax(logits, dim=2), value), atol=1e-3)
 
 
+@pytest.mark.parametrize("logit_scale", [0.05, 1.0, 6.0])
+def test_fused_query_softmax_attention_equals_the_banded_path(logit_scale: float) -> None:
+    """The fused-kernel rewrite (sink keys, centred column log-sum-exp) against the plain banded computation.
+
+    At logit scale 6 the strided sample's centre misses many columns' peaks by more than float32 can span, so the
+    exact fallback for those columns is exercised too.
+    """
+    generator = torch.Generator().manual_seed(11)
+    query = torch.randn(2, 8, 900, generator=generator, dtype=torch.float64) * logit_scale
+    key = torch.randn(2, 8, 900, generator=generator, dtype=torch.float64) * logit_scale
+    value = torch.randn(2, 900, 5, generator=generator, dtype=torch.float64)
+    with torch.no_grad():
+        banded = query_softmax_attention(query, key, value, band=64)
+        for dtype, relative in ((torch.float64, 1e-12), (torch.float32, 2e-5)):
+            fused = query_softmax_attention(query.to(dtype), key.to(dtype), value.to(dtype))
+            assert fused.dtype == dtype and torch.isfinite(fused).all()
+            _assert_close(fused.double(), banded, relative=relative)
+
+
 def test_query_softmax_attention_training_path_matches_banded_values_and_naive_gradients() -> None:
     generator = torch.Generator().manual_seed(7)
     query, key = torch.randn(2, 4, 30, generator=generator), torch.randn(2, 4, 30, generator=generator)
