@@ -19,6 +19,7 @@ from restore.training.trainer import Trainer
 def trained_run(tmp_path, datasets_dir, monkeypatch):
     monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RESTORE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setattr("restore.training.export.CURVES_DIR", tmp_path / "curves")  # exports from the CLI
     crops = tmp_path / "crops"
     crops.mkdir()
     for i, source in enumerate(sorted((datasets_dir / "train" / "BSD200").iterdir())[:4]):
@@ -92,6 +93,14 @@ def test_a_warm_restart_card_counts_the_hours_of_the_model_it_started_from(train
     assert card["training"]["lineage_core_hours"] == pytest.approx(
         first["training"]["core_hours"] + card["training"]["core_hours"], abs=1e-3)
     assert "started from" in (root / "models" / "tiny-rcan_x2.md").read_text()
+
+
+def test_export_measures_the_chosen_datasets_and_insists_on_set5(trained_run, capsys):
+    checkpoint, root = trained_run
+    assert main(["zoo", "export", str(checkpoint), "--name", "tiny-rcan", "--datasets", "Set14"]) == 2
+    assert "must include Set5" in capsys.readouterr().err
+    assert main(["zoo", "export", str(checkpoint), "--name", "tiny-rcan", "--datasets", "Set5, Set14"]) == 0
+    assert list(json.loads((root / "models" / "tiny-rcan_x2.json").read_text())["metrics"]) == ["Set5", "Set14"]
 
 
 def test_export_names_a_non_checkpoint(tmp_path, capsys):

@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", type=int, help="list: only this scale; export: check the checkpoint's scale")
     parser.add_argument("--recipe", help="export: the options file to cite (default: the one the run used)")
     parser.add_argument("--summary", default="", help="export: one-line description for the card")
+    parser.add_argument("--datasets", help="export: the benchmark sets the card measures (comma-separated; "
+                        "default Set5,Set14,B100)")
     parser.add_argument("--timing-note", default="",
                         help="export: how the card's s/image was timed, when not on a quiet machine")
     parser.add_argument("--self-ensemble", action="store_true", help="export: also measure with self-ensemble x8")
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from restore.errors import RestoreError
-    from restore.training.export import export_checkpoint
+    from restore.training.export import CARD_DATASETS, export_checkpoint
 
     if not args.checkpoint or not args.name:
         raise RestoreError("usage: restore zoo export CHECKPOINT --name NAME [--scale S]")
@@ -62,5 +64,6 @@ def _export(args: argparse.Namespace) -> int:
         args.checkpoint, args.name, args.scale, recipe=args.recipe, summary=args.summary,
         benchmark=not args.no_bench, self_ensemble_too=args.self_ensemble, force=args.force,
         timing_note=args.timing_note,
+        datasets=tuple(name.strip() for name in args.datasets.split(",")) if args.datasets else CARD_DATASETS,
     )
     return 0

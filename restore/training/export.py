@@ -19,6 +19,7 @@ from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
 CARD_DATASETS = ("Set5", "Set14", "B100")
+CURVES_DIR = REPO_ROOT / "docs" / "curves"  # where learning curves go unless the caller names a folder
 MIN_IMPROVEMENT_DB = 0.02  # a committed model is replaced only by one at least this much better on Set5
 
 
@@ -73,6 +74,8 @@ def export_checkpoint(
     """Write ``models/<name>_x<scale>.safetensors`` (fp16, EMA weights when present) and its card."""
     from safetensors.torch import save_file
 
+    if benchmark and "Set5" not in datasets:
+        raise RestoreError("the card's datasets must include Set5: it decides whether a model replaces another")
     state = read_checkpoint(checkpoint)
     arch, ckpt_scale = state["arch"], int(state["scale"])
     if scale is not None and scale != ckpt_scale:
@@ -131,7 +134,7 @@ def export_checkpoint(
         card["training"]["lineage_core_hours"] = round(parent["lineage_core_hours"] + card["training"]["core_hours"], 3)
     points = learning_curve(run_dir)
     if points:
-        curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or REPO_ROOT / "docs" / "curves") / f"{stem}.png")
+        curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or CURVES_DIR) / f"{stem}.png")
         card["training"]["learning_curve"] = _repo_relative(str(curve))
         card["training"]["validations"] = [{"core_hours": round(h, 4), "iteration": i, "Set5_psnr": round(p, 4)}
                                            for h, i, p in points]
