@@ -29,7 +29,7 @@ def campaign_points(models: Path) -> list[dict]:
             continue
         offset = training.get("started_from", {}).get("lineage_core_hours", 0.0)
         points = [(offset + v["core_hours"], v["Set5_psnr"]) for v in training["validations"]]
-        runs.append({"name": path.stem, "arch": card["arch"], "scale": card["scale"], "offset": offset,
+        runs.append({"name": path.stem, "arch": card["arch"], "scale": card["scale"],
                      "points": points, "final": card.get("metrics", {}).get("Set5", {}).get("psnr")})
     return runs
 

@@ -63,19 +63,18 @@ def query_softmax_attention(query: Tensor, key: Tensor, value: Tensor, band: int
     query_rows = query.transpose(1, 2)
     if band is None:
         return _fused_attend(query_rows, key, value, _fused_column_logsumexp(query_rows, key))
-    return _banded_attend(query_rows, key, value, _banded_column_logsumexp(query_rows, key, band), band)
+    return _banded_attend(query_rows, key, value, _banded_columns(query_rows, key, torch.logsumexp, band), band)
 
 
-def _banded_column_logsumexp(query_rows: Tensor, key: Tensor, band: int | None = None) -> Tensor:
-    """lse_j = logsumexp_i (q_i . k_j), a band of key columns at a time. Shape: (B, N, E), (B, E, M) -> (B, M)."""
+def _banded_columns(query_rows: Tensor, key: Tensor, reduce, band: int | None = None) -> Tensor:
+    """``reduce`` over the query axis of q_i . k_j, a band of key columns at a time. (B, N, E), (B, E, M) -> (B, M)."""
     batch, positions, _ = query_rows.shape
     band = band or _band_size(batch, positions, query_rows.element_size(), DEFAULT_BAND_BYTES)
     columns = key.shape[2]
-    column_lse = query_rows.new_empty(batch, columns)
+    reduced = query_rows.new_empty(batch, columns)
     for start in range(0, columns, band):
-        stop = min(start + band, columns)
-        column_lse[:, start:stop] = torch.logsumexp(torch.bmm(query_rows, key[:, :, start:stop]), dim=1)
-    return column_lse
+        reduced[:, start : start + band] = reduce(torch.bmm(query_rows, key[:, :, start : start + band]), dim=1)
+    return reduced
 
 
 def _banded_attend(query_rows: Tensor, key: Tensor, value: Tensor, column_lse: Tensor, band: int) -> Tensor:
@@ -103,21 +102,11 @@ def _attention_with_sink(queries: Tensor, keys: Tensor, values: Tensor, sink_key
     return attended.squeeze(1)[..., : width + 1]
 
 
-def _column_max(query_rows: Tensor, key: Tensor) -> Tensor:
-    """max_i (q_i . k_j), a band of key columns at a time: a matmul and a max, no exp. (B, N, E), (B, E, N) -> (B, N)."""
-    batch, positions, _ = query_rows.shape
-    band = _band_size(batch, positions, query_rows.element_size(), DEFAULT_BAND_BYTES)
-    column_max = query_rows.new_empty(batch, key.shape[2])
-    for start in range(0, key.shape[2], band):
-        column_max[:, start : start + band] = torch.bmm(query_rows, key[:, :, start : start + band]).amax(dim=1)
-    return column_max
-
-
 def _fused_column_logsumexp(query_rows: Tensor, key: Tensor) -> Tensor:
     """lse_j = logsumexp_i (q_i . k_j) through the fused kernel, centred on each column's max (module doc)."""
     batch, positions, channels = query_rows.shape
     columns = key.transpose(1, 2)
-    centre = _column_max(query_rows, key)
+    centre = _banded_columns(query_rows, key, torch.amax)  # a matmul and a max per band, no exp
     queries = torch.cat([columns, centre.unsqueeze(2)], dim=2)
     keys = torch.cat([query_rows, query_rows.new_zeros(batch, positions, 1)], dim=2)
     sink = query_rows.new_zeros(channels + 1)
