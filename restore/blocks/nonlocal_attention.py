@@ -30,9 +30,9 @@ rewrites make it compute the query softmax:
   with Y_i the wanted output and W_i = sum_j exp(f_ij - lse_j) <= N, so Y_i is their ratio.
 
 The kernel's tiles also avoid the banded path's large intermediate bands and their subnormal exp values. Measured
-on one thread beside two trainings (so loose): a random 128x128 input (N = 16,384, 16 channels) 6.4 s banded,
-3.2 s fused; rnan-compact x2 on Set5's bird (144x144 LR) 71 s banded, 15 s fused, outputs equal to 5e-7 of their
-range. ``band=`` still selects the banded path.
+by ``benchmarks/bench_nonlocal_paths.py`` on one thread (a set-up job on the other core): a random 128x128 input
+(N = 16,384, 16 channels) 4.3 s banded, 2.1 s fused; rnan-compact x2 on Set5's bird (144x144 LR) 44.3 s banded,
+9.0 s fused (4.9x), outputs equal to 5e-7 of their range. ``band=`` still selects the banded path.
 """
 from __future__ import annotations
 
