@@ -272,6 +272,7 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         train=StyleTrainOptions(iterations=2, lr=1e-3, normalised_loss_features=True),
         runs_dir=str(tmp_path / "runs"),
         log_every=1,
+        snapshot_every=1,
     )
     quiet = lambda message: None  # noqa: E731
 
@@ -307,6 +308,12 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert first_card["iterations"] == 2 and "replaces" not in first_card
     assert first_card["held_out_losses"]["pairs"] == 1 and first_card["core_hours_counted_from_iteration"] == 0
     assert first_card["held_out"] == {"content": ["photos/0.png"], "style": ["paintings/0.png"]}
+    # The run's snapshot of iteration 2 is the very file the export wrote, and says where in the run it was.
+    snapshots = sorted((resumed.options.run_dir / "snapshots").glob("*.safetensors"))
+    assert [path.name for path in snapshots] == ["iter_000001.safetensors", "iter_000002.safetensors"]
+    snapshot_record = json.loads(snapshots[1].with_suffix(".json").read_text())
+    assert snapshot_record["sha256"] == first_card["sha256"] and snapshot_record["iteration"] == 2
+    assert snapshot_record["core_hours"] == pytest.approx(first_card["core_hours"], abs=1e-3)
     assert (tmp_path / "curves" / "tiny.png").is_file()
     resumed.train(3)  # the recipe says 2 iterations: nothing more happens, the export replaces itself
     export_run(resumed.options, target, data_root_path=tmp_path / "data", curves_dir=None, log=quiet)

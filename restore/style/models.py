@@ -113,22 +113,29 @@ def load_style_model(path: str | os.PathLike | None = None) -> SANet:
     return network.eval()
 
 
-def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike, card: dict) -> Path:
-    """Write a training checkpoint's transformer + decoder as float16 safetensors, and its card.
-
-    ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
-    """
-    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+def save_style_tensors(transformer: dict[str, torch.Tensor], decoder: dict[str, torch.Tensor],
+                       output: str | os.PathLike) -> Path:
+    """Write transformer and decoder state dicts as a float16 style model file (atomically, no card)."""
     tensors = {
-        f"{part}.{key}": value.to(torch.float16).contiguous()
-        for part in ("transformer", "decoder")
-        for key, value in state[part].items()
+        f"{part}.{key}": value.detach().to(torch.float16).contiguous()
+        for part, state in (("transformer", transformer), ("decoder", decoder))
+        for key, value in state.items()
     }
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".safetensors.partial")
     save_file(tensors, str(partial), metadata={"format": "restore-sanet-vgg16"})
     partial.replace(output)
+    return output
+
+
+def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike, card: dict) -> Path:
+    """Write a training checkpoint's transformer + decoder as float16 safetensors, and its card.
+
+    ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
+    """
+    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    output = save_style_tensors(state["transformer"], state["decoder"], output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
     write_style_card(output, record)

@@ -2,7 +2,9 @@
 
 Options come from a YAML recipe (``options/sanet-vgg16.yml``) parsed into dataclasses. The run folder
 ``runs/<name>/`` holds ``checkpoint.pt`` (network, optimiser, iteration, wall time; written atomically
-every ``checkpoint.every_seconds``), ``log.jsonl`` (losses) and ``split.json`` (the held-out lists).
+every ``checkpoint.every_seconds``), ``log.jsonl`` (losses), ``split.json`` (the held-out lists) and, with
+``snapshot_every``, ``snapshots/iter_NNNNNN.safetensors`` (the float16 model an export at that iteration would
+write, with a small JSON of its iteration and core-hours) so held-out losses can be traced along the run.
 The batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])`` and the learning rate is
 a function of t, so a resumed run continues exactly as an uninterrupted one.
 """
@@ -21,6 +23,7 @@ import torch
 import yaml
 
 from restore.errors import RestoreError
+from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
@@ -74,6 +77,7 @@ class StyleOptions:
     threads: int = 0  # 0: torch's default
     checkpoint_every_seconds: int = 120
     log_every: int = 10
+    snapshot_every: int = 0  # iterations between kept model snapshots; 0 keeps none
     runs_dir: str = "runs"
 
     @property
@@ -140,7 +144,6 @@ class StyleTrainer:
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
 
     def _init_from(self, path: Path) -> None:
-        from restore.hashing import sha256_file
         from restore.style.models import card_path, load_style_model
 
         started = load_style_model(path)
@@ -224,6 +227,24 @@ class StyleTrainer:
         self.optimizer.step()
         return {"total": total.item(), **{name: value.item() for name, value in terms.items()}}
 
+    def save_snapshot(self) -> Path:
+        """The float16 model of this iteration under ``snapshots/``, with its iteration and core-hours."""
+        from restore.style.models import card_path, save_style_tensors
+
+        path = self.options.run_dir / "snapshots" / f"iter_{self.iteration:06d}.safetensors"
+        save_style_tensors(self.network.transformer.state_dict(), self.network.decoder.state_dict(), path)
+        lineage = self.started_from or {}
+        record = {
+            "run": self.options.name,
+            "iteration": self.iteration,
+            "core_hours": round(self.cpu_seconds / 3600, 4),
+            "lineage_iterations": self.iteration + (lineage.get("lineage_iterations") or 0),
+            "lineage_core_hours": round(self.cpu_seconds / 3600 + (lineage.get("lineage_core_hours") or 0.0), 4),
+            "sha256": sha256_file(path),
+        }
+        card_path(path).write_text(json.dumps(record, indent=1) + "\n")
+        return path
+
     def save_checkpoint(self) -> Path:
         state = {
             "iteration": self.iteration,
@@ -296,6 +317,8 @@ class StyleTrainer:
                         stream.write(json.dumps(record) + "\n")
                     self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                       for k, v in record.items()))
+                if self.options.snapshot_every and self.iteration % self.options.snapshot_every == 0:
+                    self.save_snapshot()
                 if time.monotonic() - last_save > self.options.checkpoint_every_seconds:
                     self.save_checkpoint()
                     last_save = time.monotonic()
