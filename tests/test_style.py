@@ -269,7 +269,7 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     options = StyleOptions(
         name="tiny",
         data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
-        train=StyleTrainOptions(iterations=2, lr=1e-3, normalised_loss_features=True),
+        train=StyleTrainOptions(iterations=2, lr=1e-3, normalised_loss_features=True, ema=0.5),
         runs_dir=str(tmp_path / "runs"),
         log_every=1,
         snapshot_every=1,
@@ -289,6 +289,8 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     resumed.train(2)
     for key, value in straight.network.decoder.state_dict().items():
         torch.testing.assert_close(resumed.network.decoder.state_dict()[key], value, rtol=0, atol=0)
+    for key, value in straight.ema.module.state_dict().items():  # the weight average resumes exactly too
+        torch.testing.assert_close(resumed.ema.module.state_dict()[key], value, rtol=0, atol=0)
     logged = [json.loads(line)["iteration"] for line in resumed.log_path.read_text().splitlines()]
     assert logged == [1, 2]
     # The loss features' calibration travels in the checkpoint: one mean per channel of relu1_1 .. relu5_1.
@@ -308,6 +310,13 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert first_card["iterations"] == 2 and "replaces" not in first_card
     assert first_card["held_out_losses"]["pairs"] == 1 and first_card["core_hours_counted_from_iteration"] == 0
     assert first_card["held_out"] == {"content": ["photos/0.png"], "style": ["paintings/0.png"]}
+    # What is exported is the weight average, not the last step's weights.
+    assert first_card["weights_exported"] == "moving average (decay 0.5)"
+    exported_decoder = load_style_model(target).decoder.state_dict()
+    for key, value in resumed.ema.module.decoder.state_dict().items():
+        torch.testing.assert_close(exported_decoder[key], value.half().float(), rtol=0, atol=0)
+    assert any(not torch.equal(exported_decoder[key], value.half().float())
+               for key, value in resumed.network.decoder.state_dict().items())
     # The run's snapshot of iteration 2 is the very file the export wrote, and says where in the run it was.
     snapshots = sorted((resumed.options.run_dir / "snapshots").glob("*.safetensors"))
     assert [path.name for path in snapshots] == ["iter_000001.safetensors", "iter_000002.safetensors"]

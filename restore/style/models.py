@@ -113,14 +113,12 @@ def load_style_model(path: str | os.PathLike | None = None) -> SANet:
     return network.eval()
 
 
-def save_style_tensors(transformer: dict[str, torch.Tensor], decoder: dict[str, torch.Tensor],
-                       output: str | os.PathLike) -> Path:
-    """Write transformer and decoder state dicts as a float16 style model file (atomically, no card)."""
-    tensors = {
-        f"{part}.{key}": value.detach().to(torch.float16).contiguous()
-        for part, state in (("transformer", transformer), ("decoder", decoder))
-        for key, value in state.items()
-    }
+def save_style_tensors(weights: dict[str, torch.Tensor], output: str | os.PathLike) -> Path:
+    """Write ``transformer.*`` and ``decoder.*`` weights as a float16 style model file (atomically, no card)."""
+    stray = sorted(key for key in weights if not key.startswith(_PREFIXES))
+    if stray:
+        raise ValueError(f"not style-model weights: {stray[:5]}")
+    tensors = {key: value.detach().to(torch.float16).contiguous() for key, value in weights.items()}
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".safetensors.partial")
@@ -130,12 +128,16 @@ def save_style_tensors(transformer: dict[str, torch.Tensor], decoder: dict[str, 
 
 
 def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike, card: dict) -> Path:
-    """Write a training checkpoint's transformer + decoder as float16 safetensors, and its card.
+    """Write a training checkpoint's transformer + decoder (their moving average, if kept) as float16
+    safetensors, and its card.
 
     ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
     """
     state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    output = save_style_tensors(state["transformer"], state["decoder"], output)
+    # A run that keeps a weight average exports the average (its keys already carry the part prefixes).
+    weights = state.get("ema") or {f"{part}.{key}": value for part in ("transformer", "decoder")
+                                    for key, value in state[part].items()}
+    output = save_style_tensors(weights, output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
     write_style_card(output, record)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from torch import nn
 
 from restore.errors import RestoreError
 from restore.hashing import sha256_file
@@ -28,6 +29,7 @@ from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import batch_tensor, image_tensor, list_images, load_bank, split_holdout
+from restore.training.ema import ModelEMA
 from restore.training.hardware import describe_hardware
 from restore.training.stopping import StopRequest
 
@@ -65,6 +67,9 @@ class StyleTrainOptions:
     # Compute the losses on taps divided by each channel's mean activation over training images (the paper's
     # loss network is such a normalised VGG; see losses.normalise_taps). The transform still reads raw taps.
     normalised_loss_features: bool = False
+    # Exponential moving average of the transformer and decoder weights (0: off). Snapshots and exports take
+    # the average: with batches of two the raw weights' held-out losses swing from one checkpoint to the next.
+    ema: float = 0.0
 
 
 @dataclass
@@ -133,6 +138,8 @@ class StyleTrainer:
         self.network.decoder.train()
         trainable = list(self.network.transformer.parameters()) + list(self.network.decoder.parameters())
         self.optimizer = torch.optim.Adam(trainable, lr=options.train.lr)
+        self.trained = nn.ModuleDict({"transformer": self.network.transformer, "decoder": self.network.decoder})
+        self.ema = ModelEMA(self.trained, options.train.ema) if options.train.ema > 0 else None
         # Calibrated on first use (or restored by ``resume``): see ``loss_channel_means``.
         self._loss_channel_means: list[torch.Tensor] | None = None
         self.iteration = 0
@@ -225,14 +232,21 @@ class StyleTrainer:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.trained, self.iteration)
         return {"total": total.item(), **{name: value.item() for name, value in terms.items()}}
+
+    @property
+    def exported(self) -> nn.ModuleDict:
+        """The weights a snapshot or an export takes: the moving average when the recipe keeps one."""
+        return self.ema.module if self.ema is not None else self.trained
 
     def save_snapshot(self) -> Path:
         """The float16 model of this iteration under ``snapshots/``, with its iteration and core-hours."""
         from restore.style.models import card_path, save_style_tensors
 
         path = self.options.run_dir / "snapshots" / f"iter_{self.iteration:06d}.safetensors"
-        save_style_tensors(self.network.transformer.state_dict(), self.network.decoder.state_dict(), path)
+        save_style_tensors(self.exported.state_dict(), path)
         lineage = self.started_from or {}
         record = {
             "run": self.options.name,
@@ -255,6 +269,7 @@ class StyleTrainer:
             "started_from": json.dumps(self.started_from),
             "transformer": self.network.transformer.state_dict(),
             "decoder": self.network.decoder.state_dict(),
+            "ema": self.ema.module.state_dict() if self.ema is not None else None,
             "optimizer": self.optimizer.state_dict(),
             "options": dataclasses.asdict(self.options),
             "loss_channel_means": self.loss_channel_means,
@@ -273,6 +288,12 @@ class StyleTrainer:
         self.network.transformer.load_state_dict(state["transformer"], strict=True)
         self.network.decoder.load_state_dict(state["decoder"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.ema is not None:
+            # A recipe that turns the average on mid-run starts it from the checkpoint's weights.
+            average = state.get("ema")
+            self.ema.module.load_state_dict(average if average is not None else self.trained.state_dict(), strict=True)
+            if average is None:
+                self.log("the checkpoint has no weight average: it starts from the checkpoint's weights")
         if self.options.train.normalised_loss_features:  # a recipe that turned it off must not pick them up
             self._loss_channel_means = state.get("loss_channel_means")
         self.iteration = state["iteration"]
@@ -426,6 +447,8 @@ def export_run(
         # Recorded by the trainer; older checkpoints fall back to this machine's description.
         "hardware": state.get("hardware") or describe_hardware(),
         **_lineage(state),
+        "weights_exported": (f"moving average (decay {options.train.ema:g})" if state.get("ema") is not None
+                             else "raw"),
         "training_losses_first_10_logs": _window_means(records, loss_keys, 10),
         "training_losses_last_10_logs": _window_means(records[-10:], loss_keys, 10),
         "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
