@@ -63,12 +63,17 @@ def committed_points(scratch: Path) -> list[dict]:
 
 
 def snapshot_points(run_dir: Path) -> list[dict]:
+    """A run's snapshots, named after its recipe (``options/<run>.yml``) and crop size."""
     points = []
     for path in sorted((run_dir / "snapshots").glob("iter_*.safetensors")):
         record = json.loads(path.with_suffix(".json").read_text())
-        points.append({"series": record["run"], "label": path.stem, "path": path,
+        recipe = REPO_ROOT / "options" / f"{record['run']}.yml"
+        crop = f", {load_style_options(recipe).data.crop}-px crops" if recipe.is_file() else ""
+        points.append({"series": f"{record['run']} snapshots{crop}", "label": path.stem, "path": path,
                        "iteration": record["lineage_iterations"],
-                       "lineage_core_hours": record["lineage_core_hours"]})
+                       "lineage_core_hours": record["lineage_core_hours"],
+                       # Snapshots written before the run kept a weight average hold its raw weights.
+                       "raw": record.get("weights", "raw") == "raw"})
     return points
 
 
@@ -100,7 +105,10 @@ def plot(points: list[dict], out: Path) -> Path:
             x = [p["lineage_core_hours"] for p in members]
             y = [p["scores"][key] for p in members]
             style = "o-" if name == "committed models" else ".-"
-            axis.plot(x, y, style, label=name, markersize=5)
+            (line,) = axis.plot(x, y, style, label=name, markersize=5)
+            raw = [(px, py) for p, px, py in zip(members, x, y) if p.get("raw") and name != "committed models"]
+            if raw:
+                axis.plot(*zip(*raw), "o", markerfacecolor="white", color=line.get_color(), markersize=6)
         axis.set_xlabel("CPU core-hours behind the model (lineage)")
         axis.set_title(title, fontsize=9)
         axis.grid(alpha=0.3)
@@ -111,7 +119,7 @@ def plot(points: list[dict], out: Path) -> Path:
         axes[0].set_ylim(min(others) * 0.95, max(others) * 1.15)
         note = "; ".join(f"{p['label']}: {p['scores']['style_loss']:.1f}" for p in cut)
         axes[0].annotate(f"off the scale: {note}", xy=(0.02, 0.97), xycoords="axes fraction", va="top", fontsize=7)
-    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, title="hollow: raw weights (no moving average)", title_fontsize=7)
     figure.suptitle("SANet (VGG-16) on the CPU: held-out losses over the style campaign "
                     "(43 held-out pairs at 256 px; scripts/style_heldout_curve.py)", fontsize=9)
     return save_figure(figure, out)

@@ -254,6 +254,7 @@ class StyleTrainer:
             "core_hours": round(self.cpu_seconds / 3600, 4),
             "lineage_iterations": self.iteration + (lineage.get("lineage_iterations") or 0),
             "lineage_core_hours": round(self.cpu_seconds / 3600 + (lineage.get("lineage_core_hours") or 0.0), 4),
+            "weights": "moving average" if self.ema is not None else "raw",
             "sha256": sha256_file(path),
         }
         card_path(path).write_text(json.dumps(record, indent=1) + "\n")
