@@ -331,6 +331,7 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     readable = target.with_suffix(".md").read_text()  # the card's twin for people, rewritten with the measurements
     assert second_card["sha256"] in readable and "the model it replaced" in readable
     assert f"| this model | {second_card['held_out_losses']['content_loss']:.3f} |" in readable
+    assert "| weights exported | moving average (decay 0.5) |" in readable
     assert load_style_model(target).decoder is not None
 
     # A new run started from the exported model (how a session without the run folder goes on): same

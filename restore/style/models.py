@@ -56,6 +56,8 @@ def render_style_card(card: dict) -> str:
             ("loss weights", ", ".join(f"{k} {v}" for k, v in train.get("weights", {}).items())
              + (" (loss taps normalised by channel means)" if train.get("normalised_loss_features") else "")),
         ]
+    if card.get("weights_exported"):
+        rows.append(("weights exported", card["weights_exported"]))
     if "iterations" in card:
         rows.append(("this run", f"{card['iterations']:,} iterations, {card.get('core_hours')} CPU core-hours on "
                                  f"{card.get('hardware')}"))
