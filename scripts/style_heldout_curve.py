@@ -32,6 +32,7 @@ COMMITTED = (
     ("5dc5acb", "3,705 it, 64 px, lr 5e-4"),
     ("17524c8", "5,380 it, 64 px, lr 1e-4"),
     ("f00d5fb", "6,391 it, 128 px, normalised loss features"),
+    ("11c78db", "7,084 it, then 192 px with a weight average"),
 )
 PANELS = (
     ("style_loss", "held-out style loss (lower is better)"),
