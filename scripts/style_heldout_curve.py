@@ -63,14 +63,22 @@ def committed_points(scratch: Path) -> list[dict]:
     return points
 
 
+def _series_name(run: str) -> str:
+    """A run's name and, when its recipe (``options/<run>.yml``) is in the tree, its crop size."""
+    recipe = REPO_ROOT / "options" / f"{run}.yml"
+    crop = f", {load_style_options(recipe).data.crop}-px crops" if recipe.is_file() else ""
+    return f"{run} snapshots{crop}"
+
+
 def snapshot_points(run_dir: Path) -> list[dict]:
-    """A run's snapshots, named after its recipe (``options/<run>.yml``) and crop size."""
+    """A run's snapshots with their lineage iterations and core-hours, one series per run."""
     points = []
+    names: dict[str, str] = {}  # one recipe read per run, not per snapshot
     for path in sorted((run_dir / "snapshots").glob("iter_*.safetensors")):
         record = json.loads(path.with_suffix(".json").read_text())
-        recipe = REPO_ROOT / "options" / f"{record['run']}.yml"
-        crop = f", {load_style_options(recipe).data.crop}-px crops" if recipe.is_file() else ""
-        points.append({"series": f"{record['run']} snapshots{crop}", "label": path.stem, "path": path,
+        if record["run"] not in names:
+            names[record["run"]] = _series_name(record["run"])
+        points.append({"series": names[record["run"]], "label": path.stem, "path": path,
                        "iteration": record["lineage_iterations"],
                        "lineage_core_hours": record["lineage_core_hours"],
                        # Snapshots written before the run kept a weight average hold its raw weights.

@@ -247,13 +247,13 @@ class StyleTrainer:
 
         path = self.options.run_dir / "snapshots" / f"iter_{self.iteration:06d}.safetensors"
         save_style_tensors(self.exported.state_dict(), path)
-        lineage = self.started_from or {}
+        iterations, core_hours = _lineage_totals(self.iteration, self.cpu_seconds, self.started_from)
         record = {
             "run": self.options.name,
             "iteration": self.iteration,
             "core_hours": round(self.cpu_seconds / 3600, 4),
-            "lineage_iterations": self.iteration + (lineage.get("lineage_iterations") or 0),
-            "lineage_core_hours": round(self.cpu_seconds / 3600 + (lineage.get("lineage_core_hours") or 0.0), 4),
+            "lineage_iterations": iterations,
+            "lineage_core_hours": round(core_hours, 4),
             "weights": "moving average" if self.ema is not None else "raw",
             "sha256": sha256_file(path),
         }
@@ -369,16 +369,20 @@ def calibrate_channel_means(network, banks: list, per_bank: int = CALIBRATION_IM
     return [(total / count).clamp_min(1e-3) for total in sums]
 
 
+def _lineage_totals(iteration: int, cpu_seconds: float, started: dict | None) -> tuple[int, float]:
+    """Iterations and core-hours over the whole lineage: this run's plus those behind the model it started from."""
+    started = started or {}
+    return (iteration + (started.get("lineage_iterations") or 0),
+            cpu_seconds / 3600 + (started.get("lineage_core_hours") or 0.0))
+
+
 def _lineage(state: dict) -> dict:
     """Card fields for a run that started from an earlier model: where from, and totals over the lineage."""
     started = json.loads(state.get("started_from") or "null")
     if not started:
         return {}
-    return {
-        "started_from": started,
-        "total_iterations": state["iteration"] + started["lineage_iterations"],
-        "total_core_hours": round(state.get("cpu_seconds", 0.0) / 3600 + started["lineage_core_hours"], 3),
-    }
+    iterations, core_hours = _lineage_totals(state["iteration"], state.get("cpu_seconds", 0.0), started)
+    return {"started_from": started, "total_iterations": iterations, "total_core_hours": round(core_hours, 3)}
 
 
 def _window_means(records: list[dict], keys: tuple[str, ...], window: int) -> dict[str, float]:
@@ -448,8 +452,8 @@ def export_run(
         # Recorded by the trainer; older checkpoints fall back to this machine's description.
         "hardware": state.get("hardware") or describe_hardware(),
         **_lineage(state),
-        "weights_exported": (f"moving average (decay {options.train.ema:g})" if state.get("ema") is not None
-                             else "raw"),
+        "weights_exported": (f"moving average (decay {state['options']['train']['ema']:g})"
+                             if state.get("ema") is not None else "raw"),
         "training_losses_first_10_logs": _window_means(records, loss_keys, 10),
         "training_losses_last_10_logs": _window_means(records[-10:], loss_keys, 10),
         "loss_log": [{"iteration": r["iteration"], "total": round(r["total"], 3)} for r in records],
