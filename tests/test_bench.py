@@ -29,10 +29,19 @@ def _error(argv: list[str], capsys: pytest.CaptureFixture) -> str:
 
 
 @pytest.fixture(scope="module")
-def bicubic_report(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, str]:
+def set5_only_root(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding only Set5 (a link to the shared one), so that Urban100 is absent from it."""
+    root = tmp_path_factory.mktemp("set5-only")
+    os.symlink(datasets_dir / "Set5", root / "Set5")
+    return root
+
+
+@pytest.fixture(scope="module")
+def bicubic_report(set5_only_root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, str]:
     """One run shared by the tests that read its outputs: bicubic on Set5 at x4 and x2, Urban100 (absent) named."""
     folder = tmp_path_factory.mktemp("bench")
     argv = ["bench", "--model", "bicubic", "--dataset", "Set5,Urban100", "--scale", "4,2",
+            "--data-root", str(set5_only_root),
             "--json", str(folder / "scores.json"), "--csv", str(folder / "rows.csv"),
             "--report", str(folder / "report")]
     out, err = StringIO(), StringIO()
@@ -88,10 +97,20 @@ def test_report_files(bicubic_report: tuple[dict, Path, str]) -> None:
     assert len(rows) == 10 and rows[0]["image"] == "baby" and rows[0]["lpips"] == ""
 
 
-def test_only_absent_sets_is_an_error(datasets_dir: Path, capsys: pytest.CaptureFixture) -> None:
-    err = _error(["bench", "--model", "bicubic", "--dataset", "Urban100", "--scale", "4"], capsys)
+def test_only_absent_sets_is_an_error(set5_only_root: Path, capsys: pytest.CaptureFixture) -> None:
+    err = _error(["bench", "--model", "bicubic", "--dataset", "Urban100", "--scale", "4",
+                  "--data-root", str(set5_only_root)], capsys)
     assert "no requested dataset is present" in err
     assert "Urban100 is absent" in err and "HR/img_001" in err
+
+
+def test_bicubic_on_the_real_urban100(datasets_dir: Path, tmp_path: Path) -> None:
+    """The shared Urban100 HR set under our protocol (MATLAB-exact bicubic LR made on the fly)."""
+    report = tmp_path / "scores.json"
+    assert main(["bench", "--model", "bicubic", "--dataset", "Urban100", "--scale", "4", "--json", str(report)]) == 0
+    (row,) = json.loads(report.read_text())["results"]
+    assert row["dataset"] == "Urban100" and len(row["images"]) == 100
+    assert (round(row["psnr"], 2), round(row["ssim"], 4)) == (23.14, 0.6581)
 
 
 def test_self_ensemble_on_bicubic(datasets_dir: Path, tmp_path: Path) -> None:

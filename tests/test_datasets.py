@@ -11,11 +11,28 @@ from restore.datasets import BENCHMARK_SETS, check_dataset, get_dataset, list_da
 from restore.errors import DataError
 
 
-@pytest.mark.parametrize("name", ["Set5", "Set14", "BSD100"])
+@pytest.mark.parametrize("name", ["Set5", "Set14", "BSD100", "Urban100"])
 def test_shared_benchmark_sets_check_clean_quickly(datasets_dir, name):
     report = check_dataset(name, datasets_dir, verify_checksums=False)
     assert report.ok, report.problems()
-    assert report.found_files == report.expected_files == {"Set5": 20, "Set14": 56, "BSD100": 200}[name]
+    expected = {"Set5": 20, "Set14": 56, "BSD100": 200, "Urban100": 100}[name]
+    assert report.found_files == report.expected_files == expected
+
+
+def test_shared_urban100_matches_its_pixel_checksums(datasets_dir):
+    report = check_dataset("Urban100", datasets_dir, verify_checksums=True)
+    assert report.ok, report.problems()
+    paths = get_dataset("Urban100", datasets_dir).hr_paths()
+    assert len(paths) == 100 and paths[0].name == "img_001.webp" and paths[-1].name == "img_100.webp"
+
+
+@pytest.fixture
+def root_without_urban100(datasets_dir, tmp_path) -> Path:
+    """A data root with the shared Set5 linked in and no Urban100: the "absent" cases need one."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "Set5").symlink_to(datasets_dir / "Set5")
+    return root
 
 
 def test_shared_set14_checks_clean_with_sha256(datasets_dir):
@@ -33,15 +50,15 @@ def test_training_and_style_sets_are_registered_but_never_benchmarks(datasets_di
     assert len(get_dataset("BSD200", datasets_dir).hr_paths()) == 200
 
 
-def test_urban100_is_reported_absent_with_what_is_missing_and_where(datasets_dir):
-    report = check_dataset("Urban100", datasets_dir)
+def test_an_absent_set_is_reported_with_what_is_missing_and_where(root_without_urban100):
+    report = check_dataset("Urban100", root_without_urban100)
     assert not report.present and not report.ok
     (message,) = report.problems()
     assert "Urban100 is absent" in message
-    assert str(datasets_dir / "Urban100") in message
+    assert str(root_without_urban100 / "Urban100") in message
     assert "HR/img_001.webp" in message and "100 images" in message
     with pytest.raises(DataError, match="Urban100 is absent"):
-        get_dataset("Urban100", datasets_dir).hr_paths()
+        get_dataset("Urban100", root_without_urban100).hr_paths()
 
 
 def test_manga109_is_count_only_and_states_its_licence(tmp_path):
@@ -111,18 +128,21 @@ def test_quick_check_sees_a_size_change(set5_copy):
     assert [(m.path, m.what) for m in report.mismatches] == [("HR/woman.png", "bytes")]
 
 
-def test_cli_check_exit_codes(set5_copy, datasets_dir, capsys):
-    assert cli_main(["datasets", "check", str(datasets_dir), "--dataset", "set5,B100", "--quick"]) == 0
-    assert cli_main(["datasets", "check", str(datasets_dir), "--dataset", "Urban100", "--quick"]) == 1
+def test_cli_check_exit_codes(set5_copy, datasets_dir, root_without_urban100, capsys):
+    assert cli_main(["datasets", "check", str(datasets_dir), "--dataset", "set5,B100,Urban100", "--quick"]) == 0
+    assert cli_main(["datasets", "check", str(root_without_urban100), "--dataset", "Urban100", "--quick"]) == 1
     assert "Urban100 is absent" in capsys.readouterr().out
     (set5_copy / "Set5" / "HR" / "head.png").unlink()
     assert cli_main(["datasets", "check", str(set5_copy), "--dataset", "Set5"]) == 1
     assert "head.png" in capsys.readouterr().out
 
 
-def test_cli_list_marks_present_and_absent_sets(datasets_dir, capsys):
+def test_cli_list_marks_present_and_absent_sets(datasets_dir, root_without_urban100, capsys):
     assert cli_main(["datasets", "list", "--data-root", str(datasets_dir)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[3:]}
     assert rows["Set5"][1:4] == ["benchmark", "present", "5/5"]
-    assert rows["Urban100"][1:4] == ["benchmark", "absent", "0/100"]
+    assert rows["Urban100"][1:4] == ["benchmark", "present", "100/100"]
     assert rows["T91"][1:3] == ["training", "present"]
+    assert cli_main(["datasets", "list", "--data-root", str(root_without_urban100)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()[3:]}
+    assert rows["Urban100"][1:4] == ["benchmark", "absent", "0/100"]
