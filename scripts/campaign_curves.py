@@ -2,7 +2,8 @@
 
 Reads the cards under models/ (their validations and, for x3/x4 models started from another model, the core-hours
 of that lineage), so an x4 curve starts where its x2 body's training ended. SRCNN and VDSR (trained on the same
-291 images, on GPUs) are drawn as the campaign's anchors.
+291 images, on GPUs) and FSRCNN (91 images + General-100, GPUs; the published numbers the field compares) are drawn
+as the campaign's anchors.
 
     .venv/bin/python scripts/campaign_curves.py [--out docs/curves/campaign.png]
 """
@@ -15,7 +16,9 @@ from pathlib import Path
 from restore.figures import pyplot, save_figure
 from restore.paths import REPO_ROOT
 
-ANCHORS = {"SRCNN": {2: 36.66, 3: 32.75, 4: 30.48}, "VDSR": {2: 37.53, 3: 33.66, 4: 31.35}}
+ANCHORS = {"SRCNN": {2: 36.66, 3: 32.75, 4: 30.48}, "FSRCNN": {2: 37.00, 3: 33.16, 4: 30.71},
+           "VDSR": {2: 37.53, 3: 33.66, 4: 31.35}}
+ANCHOR_STYLES = {"SRCNN": ":", "FSRCNN": "-.", "VDSR": "--"}
 ARCH_COLOURS = {"rcan": "tab:blue", "san": "tab:orange", "rdn": "tab:green", "rnan": "tab:red"}
 
 
@@ -41,7 +44,7 @@ def plot(runs: list[dict], out: Path) -> Path:
         for run in (r for r in runs if r["scale"] == scale):
             hours, psnr = zip(*run["points"])
             axis.plot(hours, psnr, marker="o", markersize=3, color=ARCH_COLOURS.get(run["arch"]), label=run["name"])
-        for name, style in (("SRCNN", ":"), ("VDSR", "--")):
+        for name, style in ANCHOR_STYLES.items():
             axis.axhline(ANCHORS[name][scale], color="grey", linestyle=style, linewidth=1)
             axis.annotate(name, (0, ANCHORS[name][scale]), xycoords=("axes fraction", "data"), fontsize=8,
                           color="grey", va="bottom")
