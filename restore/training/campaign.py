@@ -67,12 +67,15 @@ class Plan:
     log_every: int = 500
     data_root: str = "cache/gpu/data"  # the pack (scripts/pack_gpu_cache.py), relative to the repository
     train_folder: str = "train/tiles"
+    # Validated at every save (the card's learning curve); null skips it, e.g. in a CPU dry run of a network
+    # too large to run Set5 on the CPU within minutes.
+    validation: str | None = "Set5"
     dry_run: bool = False
     source: Path | None = None
 
 
 _PLAN_KEYS = {"minutes", "publish_every_seconds", "calibration_seconds", "shard_mib", "log_every", "data_root",
-              "train_folder"}
+              "train_folder", "validation"}
 
 
 def load_plan(path: str | os.PathLike, *, dry_run: bool = False) -> Plan:
@@ -138,7 +141,7 @@ class Campaign:
         overrides = {
             **stage.set,
             "data.train": [plan.train_folder],
-            "data.val": "Set5",
+            "data.val": plan.validation,
             "train.init_from": init_from,
             "train.iterations": INITIAL_TOTAL,
             "checkpoint.dir": str(self.work / f"stage{index + 1}"),
@@ -202,8 +205,10 @@ class Campaign:
                 self.log("stop requested: later stages skipped")
                 break
         for result in self.results:
-            self.log(f"{result['stem']}: {result['iterations']} iterations, Set5 {result['psnr']:.3f} dB "
-                     f"({result['seconds']:.0f} s)")
+            last = result["validations"][-1] if result["validations"] else {}
+            scores = ", ".join(f"{k[:-5]} {v:.3f} dB" for k, v in last.items() if k.endswith("_psnr"))
+            self.log(f"{result['stem']}: {result['iterations']} iterations in {result['seconds']:.0f} s"
+                     f"{', ' + scores if scores else ''}")
         return self.results
 
     def run_stage(self, index: int, deadline: float) -> dict:
@@ -241,7 +246,7 @@ class Campaign:
         weights = (trainer.ema.module if trainer.ema else trainer.model).state_dict()
         save_file({k: v.detach().float().cpu().contiguous() for k, v in weights.items()},
                   str(self.work / f"stage{index + 1}.safetensors"))
-        return {"stem": stem, "iterations": trainer.iteration, "psnr": validations[-1]["Set5_psnr"],
+        return {"stem": stem, "iterations": trainer.iteration, "validations": validations,
                 "seconds": time.monotonic() - stage_start, "card": card, "stop_requested": stop_requested}
 
     # ---------------------------------------------------------------------------------------- publishing
@@ -251,9 +256,10 @@ class Campaign:
 
         options = trainer.options
         stem = f"{self.plan.stages[index].name}_x{options.scale}"
-        psnr = trainer.validate()
-        validations.append({"core_hours": round(trainer.cpu_seconds / 3600, 4), "iteration": trainer.iteration,
-                            "Set5_psnr": round(psnr, 4), "wall_seconds": round(trainer.elapsed, 1)})
+        psnr = trainer.validate() if options.data.val else None
+        if psnr is not None:
+            validations.append({"core_hours": round(trainer.cpu_seconds / 3600, 4), "iteration": trainer.iteration,
+                                f"{options.data.val}_psnr": round(psnr, 4), "wall_seconds": round(trainer.elapsed, 1)})
         weights = (trainer.ema.module if trainer.ema else trainer.model).state_dict()
         shards = save_shards(weights, self.out, stem, self.max_bytes)
         card = self._card(index, trainer, shards, validations)
@@ -263,8 +269,11 @@ class Campaign:
         os.replace(partial, path)
         self.last_publish = time.monotonic()
         self._check_out()
-        self.log(f"saved {stem}: iteration {trainer.iteration}, Set5 {psnr:.3f} dB (bf16 autocast, "
-                 f"{card['training']['weights_exported']} weights), {len(shards)} weight file(s)")
+        measured = "not validated"
+        if psnr is not None:
+            measured = f"{options.data.val} {psnr:.3f} dB ({options.runtime.amp} autocast)"
+        self.log(f"saved {stem}: iteration {trainer.iteration}, {measured}, {card['training']['weights_exported']} "
+                 f"weights, {len(shards)} weight file(s)")
         return path
 
     def _check_out(self) -> None:
@@ -321,7 +330,8 @@ class Campaign:
             "dtype": "float16",
             "params": count_params(options.arch, options.scale, config_json),
             "gflops_256": round(count_gflops(options.arch, options.scale, config_json), 3),
-            "summary": f"{options.arch.upper()} x{options.scale} {options.network} trained by scripts/gpu_campaign.sh",
+            "summary": f"{options.arch.upper()} x{options.scale} {json.dumps(options.network)} trained on a lent "
+            f"machine by scripts/gpu_campaign.sh",
             "training": training,
             "metrics": {},
         }
@@ -348,7 +358,7 @@ class Campaign:
             return f"{self.plan.data_root}/{self.plan.train_folder} (no pack.json)"
         manifest = json.loads(manifest_path.read_text())
         return (f"cache/gpu pack: {manifest['tiles']} lossless HR tiles ({manifest['megapixels']} MP) of "
-                f"../shared/datasets/{', '.join(s.split('/', 1)[1] for s in manifest['sources'])} "
+                f"../shared/datasets/{', '.join(manifest['sources'])} "
                 f"(seed {manifest['seed']}, flattest {manifest['flat_fraction_dropped']:.0%} dropped); "
                 "no benchmark set")
 

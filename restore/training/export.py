@@ -176,7 +176,7 @@ def export_checkpoint(
         card["training"]["started_from"] = parent
         card["training"]["lineage_core_hours"] = round(parent["lineage_core_hours"] + card["training"]["core_hours"], 3)
     points = learning_curve(run_dir) or [(v["core_hours"], v["iteration"], v["Set5_psnr"])
-                                         for v in state.get("validations", [])]
+                                         for v in state.get("validations", []) if "Set5_psnr" in v]
     if points:
         curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or CURVES_DIR) / f"{stem}.png")
         card["training"]["learning_curve"] = _repo_relative(str(curve))

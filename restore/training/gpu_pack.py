@@ -43,13 +43,15 @@ class Tile:
 
 
 def _tiles_of(image: np.ndarray, source: str) -> list[Tile]:
-    """Non-overlapping TILE x TILE tiles of an (H, W, 3) image; a small image is one tile cropped to a multiple of 12."""
+    """Non-overlapping TILE x TILE tiles of an (H, W, 3) image; a smaller image is one tile, cropped to a
+    multiple of 12 (every scale's modcrop)."""
     height, width = image.shape[:2]
     if height < TILE or width < TILE:
         h, w = height - height % 12, width - width % 12
         boxes = [(0, 0, h, w)] if min(h, w) >= MIN_SIDE else []
     else:
-        boxes = [(y, x, TILE, TILE) for y in range(0, height - TILE + 1, TILE) for x in range(0, width - TILE + 1, TILE)]
+        boxes = [(y, x, TILE, TILE)
+                 for y in range(0, height - TILE + 1, TILE) for x in range(0, width - TILE + 1, TILE)]
     luma = image.astype(np.float32) @ np.array([65.481, 128.553, 24.966], dtype=np.float32) / 255.0
     tiles = []
     for y, x, h, w in boxes:
@@ -96,8 +98,9 @@ def build_pack(
     validation = get_dataset(VALIDATION_SET, data_root)
     for hr in validation.hr_paths():
         copies = [(hr, data / VALIDATION_SET / "HR" / hr.name)]
-        copies += [(validation.lr_path(hr.stem, s), data / VALIDATION_SET / "LR_bicubic" / f"X{s}" / f"{hr.stem}x{s}.png")
-                   for s in (2, 3, 4)]
+        for s in (2, 3, 4):
+            lr_name = Path("LR_bicubic") / f"X{s}" / f"{hr.stem}x{s}.png"
+            copies.append((validation.lr_path(hr.stem, s), data / VALIDATION_SET / lr_name))
         for source, target in copies:
             if source is not None and source.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
