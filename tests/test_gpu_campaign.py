@@ -64,18 +64,22 @@ def test_pack_refuses_benchmark_folders_and_oversized_budgets(tmp_path, datasets
         build_pack(datasets_dir, tmp_path / "p", budget_mib=41, log=lambda _: None)
 
 
-def test_dry_run_writes_loadable_weights_and_cards_within_the_device_limits(tmp_path, pack):
+def test_dry_run_writes_loadable_weights_and_cards_within_the_device_limits(tmp_path, pack, capsys):
+    from scripts.gpu_campaign import main as campaign_main
+
     plan = _tiny_plan(tmp_path, pack[0])
     out = tmp_path / "out"
-    results = Campaign(plan, out, tmp_path / "work", log=lambda _: None).run()
+    assert campaign_main(["--plan", str(plan.source), "--dry-run", "--out", str(out)]) == 0
+    iterations = [int(line.split(": ")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
+                  if "iterations in" in line]
 
     names = sorted(p.name for p in out.iterdir())
     assert names == ["campaign.log", "rcan-compact_x2.json", "rcan-compact_x2.safetensors",
                      "rcan-compact_x4.json", "rcan-compact_x4.safetensors"]
     assert len(names) <= MAX_FILES and all((out / n).stat().st_size < MAX_FILE_BYTES for n in names)
-    for result, scale in zip(results, (2, 4)):
+    for done, scale in zip(iterations, (2, 4), strict=True):
         card = json.loads((out / f"rcan-compact_x{scale}.json").read_text())
-        assert card["training"]["iterations"] == result["iterations"] > 0
+        assert card["training"]["iterations"] == done > 0
         assert card["training"]["campaign"]["dry_run"] and card["training"]["validations"]
         model = build_model(card["arch"], card["scale"], **card["config"])
         model.load_state_dict(load_shards(out / f"rcan-compact_x{scale}.json"), strict=True)
@@ -84,8 +88,8 @@ def test_dry_run_writes_loadable_weights_and_cards_within_the_device_limits(tmp_
     assert "saved rcan-compact_x4" in (out / "campaign.log").read_text()
 
 
-def test_the_dry_run_script_runs_the_shipped_plan_on_the_cpu(tmp_path, pack):
-    """scripts/gpu_campaign.py --check: the shipped plans fit the device tool's file limit."""
+def test_the_shipped_plans_fit_the_device_file_limit(tmp_path, pack):
+    """scripts/gpu_campaign.py --check validates a plan and counts its files; a missing pack is named."""
     from scripts.gpu_campaign import main as campaign_main
 
     for plan, files in (("options/gpu_campaign.yml", 5), ("options/gpu_campaign_rcan.yml", 7)):
@@ -95,6 +99,10 @@ def test_the_dry_run_script_runs_the_shipped_plan_on_the_cpu(tmp_path, pack):
         path.write_text(yaml.safe_dump(raw))
         assert Campaign(load_plan(path), tmp_path / "o", tmp_path / "w").check() == files
     assert campaign_main(["--plan", str(path), "--check", "--out", str(tmp_path / "o")]) == 0
+    raw["data_root"] = str(tmp_path / "nowhere")
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(CampaignError, match="pack_gpu_cache.py"):
+        Campaign(load_plan(path), tmp_path / "o", tmp_path / "w").check()
 
 
 def test_a_plan_over_eight_files_is_refused_before_training(tmp_path, pack):

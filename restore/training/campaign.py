@@ -168,6 +168,10 @@ class Campaign:
         from restore.archs import build_model
         from restore.training.shards import count_shards
 
+        tiles = self.data_root / self.plan.train_folder
+        if not tiles.is_dir():
+            raise CampaignError(f"no packed training data at {tiles}: build it with scripts/pack_gpu_cache.py "
+                                "and name cache/gpu in the device tool's carry list")
         files, stems = 1, set()  # the log
         for index, stage in enumerate(self.plan.stages):
             init = self._init_for(index)
