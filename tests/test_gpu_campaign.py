@@ -39,7 +39,7 @@ def _tiny_plan(tmp_path, pack_dir, **dry) -> object:
     raw["data_root"] = str(pack_dir / "data")
     raw["stages"][0]["init"] = None
     raw["stages"][1]["init"] = "previous"
-    raw["dry_run"] = {"minutes": 0.2, "publish_every_seconds": 3, "calibration_seconds": 1, "log_every": 5,
+    raw["dry_run"] = {"minutes": 0.2, "publish_every_seconds": 3, "slice_seconds": 1, "log_every": 5,
                       "set": {"network": TINY_NET, "data.batch_size": 2, "data.patch_size": 12,
                               "runtime.threads": 1}, **dry}
     path = tmp_path / "plan.yml"

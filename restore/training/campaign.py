@@ -7,8 +7,9 @@ trained in turn by the ordinary Trainer on the packed data (``restore.training.g
 * every stage gets its share of the time left when it starts, and the whole campaign ends ``minutes`` after it
   began, so the command ends well inside the limit whatever the machine's start-up cost;
 * the cosine schedule needs a total number of iterations, which depends on the unknown speed of the machine:
-  a short calibration slice measures iterations per second, and the total is re-estimated from the last
-  slice's speed at every slice boundary (so the schedule ends near the stage's deadline);
+  the stage trains in slices of ``slice_seconds``, and after each the total is re-estimated from that slice's
+  speed and the time left, so the schedule ends near the stage's deadline (re-estimating often keeps the
+  learning rate close to a cosine in time even when the first slice is slow with warm-up work);
 * every ``publish_every_seconds`` and at the end of each stage, the stage's weights (EMA when the recipe keeps
   one) are written to ``out`` as float16 safetensors shards (each < 16 MiB) plus a card, overwriting the
   stage's previous save: a run cut at any point still returns its latest weights, and the file count is
@@ -62,7 +63,7 @@ class Plan:
     stages: list[Stage]
     minutes: float = 8.0  # from the start of the command to the end of the last save
     publish_every_seconds: float = 120.0
-    calibration_seconds: float = 20.0
+    slice_seconds: float = 20.0  # how often the schedule's total is re-estimated
     shard_mib: float = 15.9
     log_every: int = 500
     data_root: str = "cache/gpu/data"  # the pack (scripts/pack_gpu_cache.py), relative to the repository
@@ -74,7 +75,7 @@ class Plan:
     source: Path | None = None
 
 
-_PLAN_KEYS = {"minutes", "publish_every_seconds", "calibration_seconds", "shard_mib", "log_every", "data_root",
+_PLAN_KEYS = {"minutes", "publish_every_seconds", "slice_seconds", "shard_mib", "log_every", "data_root",
               "train_folder", "validation"}
 
 
@@ -227,7 +228,7 @@ class Campaign:
         self.log(f"stage {index + 1} {stem}: {options.arch} {options.network}, batch {options.data.batch_size}, "
                  f"patch {options.data.patch_size}, {deadline - time.monotonic():.0f} s left for it")
         validations: list[dict] = []
-        slice_end = min(deadline, time.monotonic() + self.plan.calibration_seconds)
+        slice_end = min(deadline, time.monotonic() + self.plan.slice_seconds)
         stop_requested = False
         while True:
             slice_start, first = time.monotonic(), trainer.iteration
@@ -242,7 +243,8 @@ class Campaign:
             options.train.iterations = trainer.iteration + max(1, int(rate * (deadline - now) * SCHEDULE_MARGIN))
             if now - self.last_publish >= self.plan.publish_every_seconds:
                 self.publish(index, trainer, validations)
-            slice_end = min(deadline, self.last_publish + self.plan.publish_every_seconds)
+            slice_end = min(deadline, now + self.plan.slice_seconds,
+                            self.last_publish + self.plan.publish_every_seconds)
         card = self.publish(index, trainer, validations)
         # Full precision for a later stage's start (not returned: only the published float16 files are).
         from safetensors.torch import save_file
