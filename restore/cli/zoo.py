@@ -11,7 +11,9 @@ HELP = ("List the model zoo (parameters, GFLOPs on a 256x256 LR input, weights),
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", nargs="?", choices=("list", "export"), default="list",
                         help="list (default) or export")
-    parser.add_argument("checkpoint", nargs="?", help="export: a `restore train` checkpoint (runs/<name>/checkpoint_*.pt)")
+    parser.add_argument("checkpoint", nargs="?",
+                        help="export: a `restore train` checkpoint (runs/<name>/checkpoint_*.pt), or a card (or weight "
+                        "file) that scripts/gpu_campaign.sh returned (<name>_x<s>.json)")
     parser.add_argument("--json", action="store_true", help="list: print a JSON list, one object per model and scale")
     parser.add_argument("--name", help="list: only this model; export: the zoo name to publish under")
     parser.add_argument("--scale", type=int, help="list: only this scale; export: check the checkpoint's scale")

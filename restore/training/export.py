@@ -6,6 +6,7 @@ The card's metrics are measured by ``restore.evaluation.run_benchmark`` on the e
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,49 @@ MIN_IMPROVEMENT_DB = 0.02  # a committed model is replaced only by one at least 
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A `restore train` checkpoint, or a GPU campaign's card (or one of its weight files) read as one."""
+    path = Path(path)
+    if path.suffix in (".json", ".safetensors"):
+        return read_campaign_card(path)
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise RestoreError(f"{path} is not a restore training checkpoint (no model/arch entries)")
     return state
+
+
+def read_campaign_card(path: Path) -> dict[str, Any]:
+    """What scripts/gpu_campaign.sh returned (``<stem>.json`` + float16 shards), in a checkpoint's shape.
+
+    ``path`` is the card or any of its weight files (``<stem>.safetensors``, ``<stem>-00001-of-00002.safetensors``).
+    The card's lineage, data and validations travel with the state: the machine that trained it is gone.
+    """
+    from restore.training.shards import load_shards
+
+    stem = re.sub(r"-\d{5}-of-\d{5}$", "", path.stem)  # a shard's name: <stem>-00001-of-00002
+    card_path = path.with_name(f"{stem}.json")
+    if not card_path.is_file():
+        raise RestoreError(f"{path}: no campaign card {card_path.name} beside it (scripts/gpu_campaign.sh writes one)")
+    card = json.loads(card_path.read_text())
+    training = card.get("training", {})
+    if "campaign" not in training or "shards" not in card:
+        raise RestoreError(f"{card_path} is not a GPU campaign card (no training.campaign or shards)")
+    weights = load_shards(card_path)
+    return {
+        "model": weights,
+        "ema": weights if training.get("weights_exported") == "EMA" else None,
+        "arch": card["arch"],
+        "scale": card["scale"],
+        "network": json.dumps(card["config"]),
+        "iteration": training["iterations"],
+        "elapsed_seconds": training["wall_hours"] * 3600,
+        "cpu_seconds": training["core_hours"] * 3600,
+        "options_file": str(REPO_ROOT / training["recipe"]),
+        "hardware": training["hardware"],
+        "started_from": training.get("started_from"),
+        "data": training["data"],
+        "summary": card.get("summary"),
+        "validations": training.get("validations", []),
+    }
 
 
 def learning_curve(run_dir: Path, val_key: str = "Set5_psnr") -> list[tuple[float, int, float]]:
@@ -87,8 +127,9 @@ def export_checkpoint(
     stem = f"{name}_x{ckpt_scale}"
     card_path, weights_path = root / f"{stem}.json", root / f"{stem}.safetensors"
     previous = json.loads(card_path.read_text()) if card_path.exists() else None
-    # Read before the new weights are written: a warm restart starts from the very file it replaces.
-    parent = started_from(state.get("options_file"))
+    # Read before the new weights are written: a warm restart starts from the very file it replaces. A campaign
+    # card says what its run started from (its stages override the recipe's init_from).
+    parent = state["started_from"] if "started_from" in state else started_from(state.get("options_file"))
     previous_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
     if not benchmark and previous_psnr is not None and not force:
         # Without a measurement there is no evidence the new weights are better than the measured ones.
@@ -113,10 +154,12 @@ def export_checkpoint(
         "dtype": "float16",
         "params": count_params(arch, ckpt_scale, config_json),
         "gflops_256": round(count_gflops(arch, ckpt_scale, config_json), 3),
-        "summary": summary or f"compact {arch.upper()} x{ckpt_scale} trained by restore on the CPU",
+        "summary": summary or state.get("summary")
+        or f"compact {arch.upper()} x{ckpt_scale} trained by restore on the CPU",
         "training": {
             "recipe": recipe or _repo_relative(state.get("options_file")),
-            "data": "../shared/datasets/train: T91 + BSD200 (the 291) + 124 licensed photos; no benchmark set",
+            "data": state.get("data")
+            or "../shared/datasets/train: T91 + BSD200 (the 291) + 124 licensed photos; no benchmark set",
             "iterations": int(state["iteration"]),
             "wall_hours": round(hours, 3),
             "core_hours": round(float(state.get("cpu_seconds", 0.0)) / 3600, 3),
@@ -132,7 +175,8 @@ def export_checkpoint(
     if parent:
         card["training"]["started_from"] = parent
         card["training"]["lineage_core_hours"] = round(parent["lineage_core_hours"] + card["training"]["core_hours"], 3)
-    points = learning_curve(run_dir)
+    points = learning_curve(run_dir) or [(v["core_hours"], v["iteration"], v["Set5_psnr"])
+                                         for v in state.get("validations", []) if "Set5_psnr" in v]
     if points:
         curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or CURVES_DIR) / f"{stem}.png")
         card["training"]["learning_curve"] = _repo_relative(str(curve))
@@ -172,9 +216,11 @@ def started_from(recipe: str | None) -> dict[str, Any] | None:
     if not recipe or not Path(recipe).is_file():
         return None
     init_from = load_options(recipe).train.init_from
-    if not init_from:
-        return None
-    weights = resolve_repo_path(init_from)
+    return zoo_parent(resolve_repo_path(init_from)) if init_from else None
+
+
+def zoo_parent(weights: Path) -> dict[str, Any] | None:
+    """``weights`` (a carded zoo model) with its sha256 and the core-hours behind it; ``None`` if it has no card."""
     card_path = weights.with_suffix(".json")
     if not (weights.is_file() and card_path.is_file()):
         return None

@@ -71,9 +71,10 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 class Trainer:
-    def __init__(self, options: Options, *, data_root: Path | None = None, log: Callable[[str], None] = print):
+    def __init__(self, options: Options, *, data_root: Path | None = None, cache_root: Path | None = None,
+                 log: Callable[[str], None] = print):
         validate(options, data_root)
-        self.options, self.data_root, self.log = options, data_root, log
+        self.options, self.data_root, self.cache_root, self.log = options, data_root, cache_root, log
         self.rank = int(os.environ.get("RANK", "0"))
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         runtime = options.runtime
@@ -124,7 +125,7 @@ class Trainer:
     def sampler(self) -> PatchSampler:
         if self._sampler is None:
             folders = [resolve_data_folder(f, self.data_root) for f in self.options.data.train]
-            cache = PatchCache.build(folders, self.options.scale, log=self.log)
+            cache = PatchCache.build(folders, self.options.scale, cache_root=self.cache_root, log=self.log)
             data = self.options.data
             self._sampler = PatchSampler(cache, data.patch_size, data.batch_size, data.sampling)
         return self._sampler
@@ -247,8 +248,12 @@ class Trainer:
         self.iteration += 1
         return loss.detach()
 
-    def train(self, iterations: int | None = None) -> dict:
-        """Train until ``iterations`` (default: the recipe's total), checkpointing on the way."""
+    def train(self, iterations: int | None = None, *, deadline: float | None = None) -> dict:
+        """Train until ``iterations`` (default: the recipe's total), checkpointing on the way.
+
+        ``deadline`` (a ``time.monotonic()`` value) also ends the call after the step that passes it: how a
+        wall-clock-bound run (scripts/gpu_campaign.sh) trains in slices.
+        """
         options = self.options
         total = options.train.iterations
         stop = min(total, iterations if iterations is not None else total)
@@ -263,6 +268,8 @@ class Trainer:
                      f"patch {options.data.patch_size}, device {self.device}")
         with StopRequest() as stopping:
             while self.iteration < stop and not stopping.requested:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
                 step_start, step_cpu_start = time.monotonic(), time.process_time()
                 lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
                 loss = self.step(lr_value)
@@ -303,7 +310,7 @@ class Trainer:
             path = self.save_checkpoint()
             self.log(f"saved {path}" + (" (stop requested)" if stopping.requested else ""))
         return {"iteration": self.iteration, "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600,
-                "history": self.history}
+                "history": self.history, "stop_requested": stopping.requested}
 
     def _append_log(self, record: dict) -> None:
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
