@@ -50,6 +50,10 @@ class UploadField(gr.File):
     ``preprocess``; both steps are guarded, so neither a server path nor a URL is ever read or fetched.
     """
 
+    # Gradio's marker for a subclass that the page renders with its parent's front-end (gr.File's), as it
+    # does for its own templates; without it the page looks for an "uploadfield" component and shows none.
+    is_template = True
+
     def _guard(self, path: Any) -> None:
         if path is None:
             return
