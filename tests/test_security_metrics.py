@@ -82,7 +82,7 @@ def test_bench_json_is_strict_for_identical_images(tmp_path: Path, capsys) -> No
     assert "identical" in payload["notes"][0] and "/images/0/psnr" in payload["notes"][0]
 
 
-def test_benchmark_run_json_is_strict() -> None:
+def test_strict_json_writes_null_and_a_note_for_non_finite_values() -> None:
     from restore.io.strict_json import strict_dumps
 
     text = strict_dumps({"psnr": float("inf"), "rows": [1.0, float("nan")], "notes": ["kept"]})
