@@ -5,7 +5,7 @@ normally the path the upload route gave it in Gradio's upload cache. A crafted r
 other path, or a URL for the server to fetch. After resolving symbolic links, a named file must be a
 regular file inside the upload cache of this app's Blocks; anything else is refused with a message that
 names the file by its base name only. The check runs twice, by different hooks: :class:`GuardedBlocks`
-looks at a request's raw values before Gradio does anything with them, and :class:`UploadField` at the
+looks at a request's raw values before Gradio does anything with them, and :func:`guard_uploads` at the
 path Gradio is about to copy into its cache and at the path it hands the handler.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import gradio as gr
 
 from restore.errors import DataError
 
-__all__ = ["GuardedBlocks", "UploadField", "uploaded_file"]
+__all__ = ["GuardedBlocks", "guard_uploads", "uploaded_file"]
 
 
 def _base_name(text: str) -> str:
@@ -30,6 +30,8 @@ def uploaded_file(path: str | os.PathLike, upload_root: str | os.PathLike) -> Pa
 
     Nothing is opened: the decision uses the resolved path and ``stat`` alone.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise DataError("refused: a file must be named by the path its upload returned")
     text = os.fspath(path)
     refused = f"{_base_name(text)}: refused: only files uploaded through this page are accepted"
     if "://" in text or not os.path.isabs(text):
@@ -43,38 +45,46 @@ def uploaded_file(path: str | os.PathLike, upload_root: str | os.PathLike) -> Pa
     return Path(real)
 
 
-class UploadField(gr.File):
-    """``gr.File`` whose values must be files in this Blocks' upload cache, checked before they are read.
+def _refuse_outside(cache: str | os.PathLike, path: Any) -> None:
+    """Raise a page message (gr.Error, shown until closed) unless ``path`` is None or an uploaded file."""
+    if path is None:
+        return
+    try:
+        uploaded_file(path, cache)
+    except DataError as exc:
+        raise gr.Error(str(exc), duration=None, print_exception=False) from None
 
-    Gradio copies an input file into the cache (``*_move_resource_to_block_cache``) before
-    ``preprocess``; both steps are guarded, so neither a server path nor a URL is ever read or fetched.
+
+def guard_uploads(field: gr.File) -> gr.File:
+    """Make ``field`` accept only files in its Blocks' upload cache, checked before they are read; return it.
+
+    Gradio copies an input file into the cache (``*_move_resource_to_block_cache``) before ``preprocess``;
+    both steps are wrapped on this one instance, so neither a server path nor a URL is ever read or
+    fetched. (A subclass of gr.File would do the same, but Gradio then writes a ``.pyi`` stub beside this
+    module at import and looks for a front-end component of the subclass's name.)
     """
+    move, async_move, preprocess = (field.move_resource_to_block_cache, field.async_move_resource_to_block_cache,
+                                    field.preprocess)
 
-    # Gradio's marker for a subclass that the page renders with its parent's front-end (gr.File's), as it
-    # does for its own templates; without it the page looks for an "uploadfield" component and shows none.
-    is_template = True
+    def guarded_move(url_or_file_path: str | Path | None) -> str | None:
+        _refuse_outside(field.GRADIO_CACHE, url_or_file_path)
+        return move(url_or_file_path)
 
-    def _guard(self, path: Any) -> None:
-        if path is None:
-            return
-        try:
-            uploaded_file(path, self.GRADIO_CACHE)
-        except DataError as exc:
-            raise gr.Error(str(exc), duration=None, print_exception=False) from None
+    async def guarded_async_move(url_or_file_path: str | Path | None) -> str | None:
+        _refuse_outside(field.GRADIO_CACHE, url_or_file_path)
+        return await async_move(url_or_file_path)
 
-    def move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
-        self._guard(url_or_file_path)
-        return super().move_resource_to_block_cache(url_or_file_path)
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path: str | Path | None) -> str | None:
-        self._guard(url_or_file_path)
-        return await super().async_move_resource_to_block_cache(url_or_file_path)
-
-    def preprocess(self, payload: Any) -> Any:
-        value = super().preprocess(payload)
+    def guarded_preprocess(payload: Any) -> Any:
+        value = preprocess(payload)
         for path in value if isinstance(value, list) else [value]:
-            self._guard(path)
+            _refuse_outside(field.GRADIO_CACHE, path)
         return value
+
+    field.move_resource_to_block_cache = guarded_move  # type: ignore[method-assign]
+    field.async_move_resource_to_block_cache = guarded_async_move  # type: ignore[method-assign]
+    field.preprocess = guarded_preprocess  # type: ignore[method-assign]
+    field.restore_upload_guard = True  # type: ignore[attr-defined]
+    return field
 
 
 def _named_paths(value: Any) -> list[Any]:
@@ -87,12 +97,12 @@ def _named_paths(value: Any) -> list[Any]:
 
 
 class GuardedBlocks(gr.Blocks):
-    """``gr.Blocks`` that refuses a request naming a file outside the upload cache for an :class:`UploadField`,
-    before Gradio's own preprocessing reads, copies or fetches anything."""
+    """``gr.Blocks`` that refuses a request naming a file outside the upload cache for a field made with
+    :func:`guard_uploads`, before Gradio's own preprocessing reads, copies or fetches anything."""
 
     async def preprocess_data(self, block_fn: Any, inputs: list[Any], *args: Any, **kwargs: Any) -> Any:
         for block, value in zip(block_fn.inputs, inputs):
-            if isinstance(block, UploadField):
+            if getattr(block, "restore_upload_guard", False):
                 for path in _named_paths(value):
-                    block._guard(path)
+                    _refuse_outside(block.GRADIO_CACHE, path)
         return await super().preprocess_data(block_fn, inputs, *args, **kwargs)
