@@ -26,6 +26,9 @@ CheckpointSource = Union[str, os.PathLike, StateDict]
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
 _DATAPARALLEL_PREFIX = "module."
 _LISTED_PER_KIND = 10
+# Real checkpoints nest a state dict at most two wrappers deep (BasicSR: {"params_ema": ...}; Lightning:
+# {"state_dict": ...}); a crafted one can nest forever or contain itself, so the unwrapping stops here.
+_MAX_WRAPPER_DEPTH = 4
 
 # Key fingerprints of the official layouts, for the "looks like another arch" hint.
 _ARCH_FINGERPRINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -80,9 +83,14 @@ def load_official(model: nn.Module, source: CheckpointSource) -> nn.Module:
 
     Tensors are cast to the dtype of the model's own tensor (a float16 safetensors file loads into a
     float32 model).
+
+    A crafted file is refused with a message, never a hang or garbage: wrappers nested deeper than
+    ``_MAX_WRAPPER_DEPTH`` (or containing themselves), non-string keys, sparse, meta or complex tensors,
+    and NaN or infinite weights (which would load and render black images).
     """
     label, state_dict = _read(source)
     state_dict = _strip_dataparallel_prefix(_unwrap(state_dict, label))
+    _check_tensors(state_dict, label)
     target = model.state_dict()
     _check_fits(state_dict, target, label, type(model).__name__)
     cast = {key: value.to(dtype=target[key].dtype) for key, value in state_dict.items()}
@@ -135,14 +143,15 @@ def _read_torch_pickle(path: Path) -> Mapping[str, object]:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         blocked = re.search(r"GLOBAL ([\w.]+)", str(error))
-        if blocked:
-            raise CheckpointError(
-                f"refusing {path}: the pickle references Python code ({blocked.group(1)}), not just tensors. "
-                "Unpickling it would import and possibly run that code, so only weights-only checkpoints are "
-                "loaded. If you trust the file, re-save its state dict (torch.save(model.state_dict(), ...)) "
-                "or convert it to .safetensors."
-            ) from error
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {_first_line(error)}") from error
+        if blocked is None:
+            raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {_first_line(error)}") from error
+        raise CheckpointError(
+            f"refusing {path}: the pickle references Python code ({blocked.group(1)}), not just tensors. Loading "
+            "it could run that code, so it will not be loaded (only weights-only checkpoints are). If you trust "
+            "where it came from, open it with the code that wrote it and save just the weights, "
+            "torch.save(model.state_dict(), 'weights.pt') or safetensors.torch.save_file(model.state_dict(), "
+            "'weights.safetensors'), then load that file."
+        ) from error
     except (RuntimeError, OSError, EOFError, ValueError) as error:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {_first_line(error)}") from error
     if not isinstance(loaded, Mapping):
@@ -151,13 +160,24 @@ def _read_torch_pickle(path: Path) -> Mapping[str, object]:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The error's first line that is not torch's advice to retry with the protection turned off."""
+    lines = [line.strip() for line in str(error).splitlines()
+             if line.strip() and "weights_only" not in line and "documentation" not in line.lower()]
+    return lines[0] if lines else type(error).__name__
 
 
 def _unwrap(checkpoint: Mapping[str, object], label: str) -> dict[str, Tensor]:
+    """The state dict inside at most ``_MAX_WRAPPER_DEPTH`` wrapper dicts; CheckpointError otherwise."""
     current: Mapping[str, object] = checkpoint
-    while not all(isinstance(value, Tensor) for value in current.values()):
+    for _ in range(_MAX_WRAPPER_DEPTH + 1):
+        bad_keys = [key for key in current if not isinstance(key, str)]
+        if bad_keys:
+            shown = _listing([repr(key) for key in bad_keys])
+            raise CheckpointError(f"{label} is not a state dict: its keys must be strings, found {shown}")
+        if all(isinstance(value, Tensor) for value in current.values()):
+            if not current:
+                raise CheckpointError(f"{label} holds an empty state dict")
+            return dict(current)  # type: ignore[arg-type]
         wrapper = next((key for key in _WRAPPER_KEYS if isinstance(current.get(key), Mapping)), None)
         if wrapper is None:
             not_tensors = [key for key, value in current.items() if not isinstance(value, Tensor)]
@@ -166,9 +186,30 @@ def _unwrap(checkpoint: Mapping[str, object], label: str) -> dict[str, Tensor]:
                 f"no {' / '.join(repr(key) for key in _WRAPPER_KEYS)} entry holding one"
             )
         current = current[wrapper]  # type: ignore[assignment]
-    if not current:
-        raise CheckpointError(f"{label} holds an empty state dict")
-    return dict(current)  # type: ignore[arg-type]
+    raise CheckpointError(
+        f"{label} is not a state dict: its {' / '.join(repr(key) for key in _WRAPPER_KEYS)} wrappers nest more "
+        f"than {_MAX_WRAPPER_DEPTH} deep (or contain themselves); real checkpoints nest one or two"
+    )
+
+
+def _check_tensors(state_dict: Mapping[str, Tensor], label: str) -> None:
+    """Refuse tensors a network cannot hold: sparse or other non-dense layouts, meta (no data), complex, non-finite."""
+    unusable = {
+        "not dense (sparse or another layout)": [key for key, value in state_dict.items()
+                                                 if value.layout != torch.strided],
+        "meta tensors (shapes without data)": [key for key, value in state_dict.items() if value.is_meta],
+        "complex-valued": [key for key, value in state_dict.items() if value.is_complex()],
+    }
+    for what, keys in unusable.items():
+        if keys:
+            raise CheckpointError(f"{label} holds tensors that are {what}: {_listing(keys)}")
+    non_finite = [key for key, value in state_dict.items()
+                  if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if non_finite:
+        raise CheckpointError(
+            f"{label} holds NaN or infinite weights in {_listing(non_finite)}: the network would render blank "
+            "images. The training that wrote it diverged; use an earlier checkpoint."
+        )
 
 
 def _strip_dataparallel_prefix(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -5,6 +5,9 @@ from collections.abc import Callable
 
 from torch import Tensor
 
+# The dihedral group of the square: 4 rotations x optional flip, each one forward pass of the network.
+ENSEMBLE_PASSES = 8
+
 
 def _transform(x: Tensor, index: int) -> Tensor:
     """Dihedral transform number ``index``: bit 0 flips W, bit 1 flips H, bit 2 swaps H and W, in that order.
@@ -48,6 +51,6 @@ def self_ensemble(model: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
         raise ValueError(f"self_ensemble expects a (B, C, H, W) tensor, got shape {tuple(x.shape)}")
     # Cloned so the in-place accumulation never writes into a tensor the model may still hold.
     total = model(x).clone()
-    for index in range(1, 8):
+    for index in range(1, ENSEMBLE_PASSES):
         total.add_(_undo_transform(model(_transform(x, index).contiguous()), index))
-    return total / 8
+    return total / ENSEMBLE_PASSES

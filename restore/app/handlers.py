@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -21,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
+from restore.app.limits import check_work_limit
 from restore.errors import DataError, RestoreError
 from restore.zoo import ZooEntry
 
@@ -33,8 +32,6 @@ __all__ = [
     "style_model_notice", "upscale_image",
 ]
 
-# Result folders older than this are removed when a new job starts: the browser has long downloaded them.
-_KEEP_OUTPUTS_SECONDS = 3600
 _EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 _BENCHMARK_COLUMNS = ["image", "PSNR (dB)", "SSIM", "seconds"]
 
@@ -72,16 +69,10 @@ def check_pixel_limit(path: str | os.PathLike, max_pixels: int) -> tuple[int, in
 
 
 def _job_folder(root: Path) -> Path:
-    """A fresh folder for one job's outputs; folders of jobs older than an hour are removed first."""
-    root.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - _KEEP_OUTPUTS_SECONDS
-    for old in root.iterdir():
-        try:
-            if old.is_dir() and old.stat().st_mtime < cutoff:
-                shutil.rmtree(old, ignore_errors=True)
-        except OSError:
-            continue  # another worker removed it first
-    return Path(tempfile.mkdtemp(prefix="job-", dir=root))
+    """A fresh folder for one job's outputs (see :mod:`restore.app.jobs`)."""
+    from restore.app.jobs import new_job_folder
+
+    return new_job_folder(root)
 
 
 def _required_path(path: str | os.PathLike | None, what: str) -> Path:
@@ -218,6 +209,7 @@ def upscale_image(
     scale = int(scale)
     check_pixel_limit(source_path, config.max_pixels)
     picture = load(source_path, max_pixels=config.max_pixels)
+    check_work_limit(source_path.name, picture.width, picture.height, scale, bool(self_ensemble), config.max_work)
     started = time.perf_counter()
     try:
         pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from restore.app.config import AppConfig
+from restore.app.jobs import prepare_output_root
 from restore.app.ui import build_app
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "launch"]
@@ -29,7 +30,8 @@ def launch(
     otherwise block until interrupted.
     """
     config = config or AppConfig.from_env()
-    config.output_dir.mkdir(parents=True, exist_ok=True)
+    # A private, real folder (not a link, not another user's): the file route serves what is inside it.
+    output_root = prepare_output_root(config.output_dir)
     demo = build_app(config)
     demo.launch(
         server_name=host,
@@ -39,7 +41,7 @@ def launch(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         ssr_mode=False,
-        allowed_paths=[str(config.output_dir)],
+        allowed_paths=[str(output_root)],
         theme=_THEME,
     )
     return demo

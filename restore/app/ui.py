@@ -15,6 +15,7 @@ import gradio as gr
 from restore.app import handlers
 from restore.app.config import AppConfig
 from restore.app.errors import shown_in_page
+from restore.app.uploads import GuardedBlocks, guard_uploads
 
 __all__ = ["build_app"]
 
@@ -43,8 +44,8 @@ def _limits_line(config: AppConfig) -> str:
 def _upscale_tab(config: AppConfig) -> None:
     with gr.Row():
         with gr.Column(scale=1):
-            source = gr.File(label="Image (PNG, JPEG, WebP, TIFF; 16-bit and alpha are kept)", file_types=IMAGE_TYPES,
-                             type="filepath", elem_id="upscale-input")
+            source = guard_uploads(gr.File(label="Image (PNG, JPEG, WebP, TIFF; 16-bit and alpha are kept)",
+                                           file_types=IMAGE_TYPES, type="filepath", elem_id="upscale-input"))
             scale = gr.Radio(SCALES, value=4, label="Scale", elem_id="upscale-scale")
             model = gr.Dropdown(choices=handlers.model_choices(4), value=_default_model(4),
                                 label="Model (card PSNR)", elem_id="upscale-model")
@@ -75,9 +76,10 @@ def _style_tab(config: AppConfig) -> None:
     gr.Markdown(handlers.style_model_notice(config.style_model), elem_id="style-notice")
     with gr.Row():
         with gr.Column(scale=1):
-            content = gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath", elem_id="style-content")
-            styles = gr.File(label="Style image(s): several are mixed equally", file_types=IMAGE_TYPES,
-                             file_count="multiple", type="filepath", elem_id="style-styles")
+            content = guard_uploads(gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath",
+                                            elem_id="style-content"))
+            styles = guard_uploads(gr.File(label="Style image(s): several are mixed equally", file_types=IMAGE_TYPES,
+                                           file_count="multiple", type="filepath", elem_id="style-styles"))
             alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (0: the content, 1: fully stylized)")
             keep_colours = gr.Checkbox(value=False, label="Keep the content's colours")
             run = gr.Button("Stylize", variant="primary", elem_id="style-run")
@@ -139,7 +141,7 @@ def _models_tab(demo: gr.Blocks) -> None:
 def build_app(config: AppConfig | None = None) -> gr.Blocks:
     """The Blocks with its queue set up (``config.concurrency`` jobs at once); launch it or mount it."""
     config = config or AppConfig.from_env()
-    with gr.Blocks(title="restore: super-resolution and style transfer", analytics_enabled=False) as demo:
+    with GuardedBlocks(title="restore: super-resolution and style transfer", analytics_enabled=False) as demo:
         gr.Markdown("# restore\nSuper-resolution (RCAN, RDN, RNAN, SAN and our trained models) and SANet style "
                     f"transfer. {_limits_line(config)}")
         with gr.Tabs():

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from restore.cli.signals import SIGTERM_EXIT_STATUS, Terminated, sigterm_as_interrupt
 from restore.errors import RestoreError
 
 # command name -> (module, one-line help). The help is duplicated here so --help needs no imports.
@@ -51,10 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
     try:
-        return int(module.run(args) or 0)
+        with sigterm_as_interrupt():
+            return int(module.run(args) or 0)
     except RestoreError as exc:
         print(f"restore {name}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"restore {name}: terminated (SIGTERM)", file=sys.stderr)
+        return SIGTERM_EXIT_STATUS
     except KeyboardInterrupt:
         print(f"restore {name}: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "serve the web app (upscale with before/after, style transfer, benchmarks, model cards)"
 
@@ -12,6 +13,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="largest image accepted, width*height (default 16000000, or $RESTORE_APP_MAX_PIXELS)")
+    parser.add_argument("--max-work", type=int, metavar="N",
+                        help="most output pixels x network passes per upscale job (default 256000000, or "
+                             "$RESTORE_APP_MAX_WORK)")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="private folder for results (default <tmp>/restore-app, or $RESTORE_APP_OUTPUT_DIR)")
     parser.add_argument("--max-file-size", metavar="SIZE",
                         help="largest upload, e.g. 64mb (default 64mb, or $RESTORE_APP_MAX_FILE_SIZE)")
     parser.add_argument("--concurrency", type=int, metavar="N",
@@ -25,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from restore.app import AppConfig, launch
 
-    config = AppConfig.from_env(max_pixels=args.max_pixels, max_file_size=args.max_file_size,
+    config = AppConfig.from_env(max_pixels=args.max_pixels, max_work=args.max_work,
+                                output_dir=Path(args.output_dir) if args.output_dir else None,
+                                max_file_size=args.max_file_size,
                                 concurrency=args.concurrency, data_root=args.data_root, device=args.device,
                                 style_model=args.style_model)
     print(f"restore app: serving on http://{args.host}:{args.port} (Ctrl+C stops it)")

@@ -10,7 +10,6 @@ stderr and in the report), 2 when none was present or on any error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from restore.errors import DataError
+from restore.io.strict_json import strict_dumps
 from restore.metrics.score import score_folder
 
 HELP = "score models (or a folder of outputs) under the papers' protocol (Y-PSNR/SSIM, crop = scale)"
@@ -62,14 +62,14 @@ def parse_scales(text: str) -> list[int]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as indented JSON, atomically (temporary file in the same folder, then rename)."""
+    """Write ``payload`` as indented strict JSON (an infinite PSNR becomes null, with a note), atomically
+    (temporary file in the same folder, then rename)."""
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(payload, stream, indent=2)
-            stream.write("\n")
+            stream.write(strict_dumps(payload, indent=2) + "\n")
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

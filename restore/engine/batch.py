@@ -5,7 +5,10 @@ and encodes finished ones behind it (Pillow, OpenCV and zlib release the GIL), s
 overlap the network. Each input becomes one :class:`ItemResult`: a bad file costs one line in the
 summary, never the batch. Outputs are written atomically; an output that already exists is
 skipped unless ``overwrite``, so rerunning an interrupted batch resumes it; an output that would
-land on an input is refused.
+land on an input, outside the output folder (``..`` in a glob, a symlink) or under a name the file system
+cannot hold is refused for that item alone. Folders and globs never pick up files inside the output folder,
+so a rerun into ``in/out`` does not upscale its own results. The ``--log`` is best-effort: a log that
+cannot be written is dropped with one warning, never the images.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from restore.errors import DataError, RestoreError
-from restore.io.atomic import TEMP_PREFIX
+from restore.io.atomic import remove_stale_temp_files
 from restore.io.picture import DEFAULT_MAX_PIXELS, FORMATS, Picture, format_for_path, load, save
 
 __all__ = ["BatchSummary", "ItemResult", "OUTPUT_SUFFIX", "READABLE_SUFFIXES", "plan_batch", "upscale_paths"]
@@ -123,24 +126,58 @@ def _is_candidate(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READABLE_SUFFIXES
 
 
-def _expand(spec: str | os.PathLike) -> list[tuple[Path, Path]] | str:
-    """One input spec -> [(file, root its output path is relative to)], or the reason it matched nothing."""
+def _real(path: str | os.PathLike) -> str:
+    """The path with symlinks and ``..`` resolved, for deciding where files really are."""
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _inside(path: str | os.PathLike, folder_real: str) -> bool:
+    real = _real(path)
+    return real == folder_real or real.startswith(folder_real.rstrip(os.sep) + os.sep)
+
+
+def _expand(spec: str | os.PathLike, outdir_real: str) -> list[tuple[Path, Path]] | str:
+    """One input spec -> [(file, root its output path is relative to)], or the reason it matched nothing.
+
+    Folders and globs leave out files inside the output folder (earlier results are not inputs); a
+    file named explicitly is taken as given.
+    """
     path = Path(spec)
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if _is_candidate(p))
+        files = sorted(p for p in path.rglob("*") if _is_candidate(p) and not _inside(p, outdir_real))
         return [(p, path) for p in files] or f"folder has no images ({', '.join(sorted(READABLE_SUFFIXES))})"
     if path.exists() or path.is_symlink():
         return [(path, path.parent)]
     text = str(spec)
     if any(magic in text for magic in _GLOB_MAGIC):
         root = _static_root(text)
-        files = sorted(Path(p) for p in glob.glob(text, recursive=True) if Path(p).is_file())
+        files = sorted(Path(p) for p in glob.glob(text, recursive=True)
+                       if Path(p).is_file() and not _inside(p, outdir_real))
         return [(p, root) for p in files] or "pattern matched no files"
     return "no such file or folder"
 
 
+def _relative_output(file: Path, root: Path) -> Path:
+    """Where below the output folder ``file``'s result goes: its place below ``root``, or just its name.
+
+    Both are made absolute and normalised first, so a ``..`` in a glob cannot climb out of the root.
+    """
+    file_abs, root_abs = Path(os.path.normpath(os.path.abspath(file))), Path(os.path.normpath(os.path.abspath(root)))
+    return file_abs.relative_to(root_abs) if file_abs.is_relative_to(root_abs) else Path(file.name)
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` (or its nearest existing parent) holds."""
+    for candidate in (folder, *folder.parents):
+        try:
+            return os.pathconf(candidate, "PC_NAME_MAX")
+        except (OSError, ValueError, AttributeError):
+            continue
+    return 255
+
+
 def _same_file(a: Path, b: Path) -> bool:
-    return os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b))
+    return _real(a) == _real(b)
 
 
 def plan_batch(
@@ -152,19 +189,22 @@ def plan_batch(
 ) -> list[_Planned]:
     """Map every input file to its output path, keeping the folder structure below each input root.
 
-    Items whose output would overwrite an input, or collide with another item's output, carry a
-    ``problem`` instead of being run.
+    Items whose output would overwrite an input, collide with another item's output, land outside
+    ``outdir`` once symlinks and ``..`` are resolved, or have a name too long for the file system,
+    carry a ``problem`` instead of being run.
     """
     outdir = Path(outdir)
+    outdir_real = _real(outdir)
+    name_max = _name_max(outdir)
     fixed_format = format_for_path("x.png", format) if format is not None else None
     planned: list[_Planned] = []
     for spec in inputs:
-        expanded = _expand(spec)
+        expanded = _expand(spec, outdir_real)
         if isinstance(expanded, str):
             planned.append(_Planned(Path(spec), None, expanded))
             continue
         for file, root in expanded:
-            relative = file.relative_to(root) if file.is_relative_to(root) else Path(file.name)
+            relative = _relative_output(file, root)
             source_suffix = file.suffix.lower()
             if fixed_format is not None:
                 out_suffix = OUTPUT_SUFFIX[fixed_format]
@@ -176,6 +216,14 @@ def plan_batch(
     claimed: dict[str, Path] = {}
     for item in planned:
         if item.output is None:
+            continue
+        name_bytes = len(os.fsencode(item.output.name))
+        if name_bytes > name_max:
+            item.problem = (f"output name {item.output.name[:40]}... is {name_bytes} bytes, longer than the "
+                            f"{name_max} the file system allows; rename the input or shorten --suffix")
+            continue
+        if not _inside(item.output, outdir_real):
+            item.problem = f"output {item.output} would land outside the output folder {outdir}; refusing to write it"
             continue
         if any(_same_file(item.output, source) for source in input_files):
             item.problem = f"output {item.output} is an input file; refusing to overwrite it (use another -o or --suffix)"
@@ -210,6 +258,42 @@ def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
     start = time.perf_counter()
     value = work()
     return value, time.perf_counter() - start
+
+
+class _BestEffortLog:
+    """The ``--log`` file: one JSON line per item, written while it can be. A write that fails (a full
+    disk, a vanished mount) drops the log with one warning; the images, which matter, go on."""
+
+    def __init__(self, path: str | os.PathLike, stream: Any, warn: Callable[[str], None]) -> None:
+        self.path, self.stream, self.warn = path, stream, warn
+
+    @classmethod
+    def open(cls, path: str | os.PathLike | None, warn: Callable[[str], None]) -> _BestEffortLog | None:
+        if path is None:
+            return None
+        try:
+            return cls(path, open(path, "a", encoding="utf-8"), warn)
+        except OSError as exc:
+            raise DataError(f"--log {path}: cannot open for writing ({exc.strerror or exc})") from exc
+
+    def write_line(self, line: str) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except OSError as exc:
+            self.warn(f"warning: --log {self.path}: cannot write ({exc.strerror or exc}); the log stops here, "
+                      "the images go on")
+            self.close()
+
+    def close(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass  # the buffered lines are lost with the log; the warning said so
 
 
 class _InlinePool:
@@ -256,20 +340,26 @@ def upscale_paths(
         format_for_path("x.png", format)  # an unknown format is an up-front error, not N failures
     plan = plan_batch(inputs, outdir, format=format, suffix=suffix)
     _check_outdir(outdir)
+    # Leftovers of an earlier run that was killed mid-write (SIGKILL, power loss) go before this one starts.
+    for folder in sorted({item.output.parent for item in plan if item.output is not None and item.problem is None}):
+        remove_stale_temp_files(folder)
     results: dict[int, ItemResult] = {}
     runnable: list[int] = []
     for index, item in enumerate(plan):
         if item.problem is not None:
             results[index] = ItemResult(item.input, item.output, "failed", reason=item.problem)
-        elif item.output.exists() and not overwrite:
+            continue
+        try:
+            exists = item.output.exists()
+        except OSError as exc:  # a path the file system cannot even look up fails this item alone
+            results[index] = ItemResult(item.input, item.output, "failed", reason=_reason(exc))
+            continue
+        if exists and not overwrite:
             results[index] = ItemResult(item.input, item.output, "skipped", reason="output exists")
         else:
             runnable.append(index)
 
-    try:
-        log = open(log_path, "a", encoding="utf-8") if log_path is not None else None
-    except OSError as exc:
-        raise DataError(f"--log {log_path}: cannot open for writing ({exc.strerror or exc})") from exc
+    log = _BestEffortLog.open(log_path, warn=lambda text: print(text, file=sys.stderr))
     bar = tqdm(total=len(plan), unit="img", disable=not progress, dynamic_ncols=True)
     tile_bar: list[Any] = []  # a second bar, only while an image takes more than one tile
 
@@ -290,8 +380,7 @@ def upscale_paths(
     def finish(index: int, result: ItemResult) -> None:
         results[index] = result
         if log is not None:
-            log.write(result.as_json() + "\n")
-            log.flush()
+            log.write_line(result.as_json())
         bar.update(1)
         if result.status == "failed" and progress:
             bar.write(f"FAILED {result.describe_failure()}", file=sys.stderr)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from restore.errors import DataError
 from restore.evaluation.benchmark import PROTOCOL, BenchmarkRun, SetResult
 from restore.evaluation.published import published_gaps, published_notes, published_scores, published_sources
 from restore.io.atomic import atomic_writer
+from restore.io.strict_json import strict_dumps
 
 __all__ = ["write_json", "write_csv", "write_summary", "write_report", "summary_markdown"]
 
@@ -28,7 +28,7 @@ def _write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def write_json(run: BenchmarkRun, path: str | os.PathLike) -> Path:
-    return _write_text(path, json.dumps(run.to_json(), indent=2) + "\n")
+    return _write_text(path, strict_dumps(run.to_json(), indent=2) + "\n")
 
 
 def write_csv(run: BenchmarkRun, path: str | os.PathLike) -> Path:

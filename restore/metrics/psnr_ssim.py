@@ -16,10 +16,10 @@ from torch import Tensor
 from restore.metrics.color import rgb_to_y
 from restore.metrics.threads import single_intraop_thread
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["SSIM_WINDOW", "psnr", "ssim"]
 
 _PEAK = 255.0
-_WINDOW_SIZE = 11
+SSIM_WINDOW = 11  # the side of the Gaussian window; public so callers can check an image fits it
 _WINDOW_SIGMA = 1.5
 _K1, _K2 = 0.01, 0.03
 # SSIM map rows computed at a time. Whole-image temporaries (five float64 moment images, ~6 MB for
@@ -68,7 +68,7 @@ def psnr(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -
 @lru_cache(maxsize=1)
 def _gaussian_profile() -> tuple[float, ...]:
     """The normalised 1-D factor of MATLAB ``fspecial('gaussian', 11, 1.5)`` (its outer square)."""
-    offsets = torch.arange(_WINDOW_SIZE, dtype=torch.float64) - (_WINDOW_SIZE - 1) / 2
+    offsets = torch.arange(SSIM_WINDOW, dtype=torch.float64) - (SSIM_WINDOW - 1) / 2
     profile = torch.exp(-(offsets**2) / (2 * _WINDOW_SIGMA**2))
     return tuple((profile / profile.sum()).tolist())
 
@@ -83,9 +83,9 @@ def _gaussian_filter_valid_along(images: Tensor, dim: int) -> Tensor:
     Shape: (..., L, ...) -> (..., L - 10, ...) along ``dim``.
     """
     profile = _gaussian_profile()
-    length = images.shape[dim] - _WINDOW_SIZE + 1
+    length = images.shape[dim] - SSIM_WINDOW + 1
     filtered = images.narrow(dim, 0, length) * profile[0]
-    for tap in range(1, _WINDOW_SIZE):
+    for tap in range(1, SSIM_WINDOW):
         filtered.add_(images.narrow(dim, tap, length), alpha=profile[tap])
     return filtered
 
@@ -123,15 +123,15 @@ def ssim(sr: Tensor, hr: Tensor, crop_border: int = 0, y_channel: bool = True) -
     """
     with single_intraop_thread():
         sr_values, hr_values = _prepare(sr, hr, crop_border, y_channel)
-        if min(sr_values.shape[-2:]) < _WINDOW_SIZE:
-            raise ValueError(f"SSIM needs images of at least {_WINDOW_SIZE}x{_WINDOW_SIZE} after cropping")
+        if min(sr_values.shape[-2:]) < SSIM_WINDOW:
+            raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} after cropping")
         batch, channels, height, width = sr_values.shape
         x = sr_values.view(batch * channels, height, width)
         y = hr_values.view(batch * channels, height, width)
-        map_height = height - _WINDOW_SIZE + 1
+        map_height = height - SSIM_WINDOW + 1
         map_sum = torch.zeros(batch * channels, dtype=torch.float64, device=x.device)
         for top in range(0, map_height, _BAND_ROWS):
-            rows = min(_BAND_ROWS, map_height - top) + _WINDOW_SIZE - 1
+            rows = min(_BAND_ROWS, map_height - top) + SSIM_WINDOW - 1
             map_sum += _ssim_map(x.narrow(1, top, rows), y.narrow(1, top, rows)).sum(dim=(1, 2))
-        map_mean = map_sum / (map_height * (width - _WINDOW_SIZE + 1))
+        map_mean = map_sum / (map_height * (width - SSIM_WINDOW + 1))
         return map_mean.view(batch, channels).mean(dim=1)

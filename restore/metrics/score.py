@@ -17,7 +17,7 @@ import torch
 from restore.errors import DataError
 from restore.io.image import read_image
 from restore.metrics.imresize import modcrop
-from restore.metrics.psnr_ssim import psnr, ssim
+from restore.metrics.psnr_ssim import SSIM_WINDOW, psnr, ssim
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "pair_images", "score_folder"]
 
@@ -115,6 +115,13 @@ def score_folder(
             raise DataError(
                 f"{sr_path}: size {sr.shape[-1]}x{sr.shape[-2]} does not match its HR {hr_path.name} "
                 f"cropped to a multiple of {scale} ({hr.shape[-1]}x{hr.shape[-2]})"
+            )
+        smallest = 2 * scale + SSIM_WINDOW
+        if min(hr.shape[-2:]) < smallest:
+            raise DataError(
+                f"{sr_path}: {sr.shape[-1]}x{sr.shape[-2]} is too small to score at x{scale}: the protocol shaves "
+                f"{scale} pixels from every side and SSIM needs a {SSIM_WINDOW}x{SSIM_WINDOW} window, so images "
+                f"need at least {smallest}x{smallest} pixels"
             )
         if y_channel or sr.shape[1] != hr.shape[1]:
             sr, hr = _grey_to_rgb(sr), _grey_to_rgb(hr)

@@ -35,6 +35,10 @@ MaskInput = Union[np.ndarray, Sequence[np.ndarray]]
 # Without ``size``, styles larger than this are scaled down: style attention costs memory and time in
 # proportion to the style's pixel count, and the brushwork is already resolved at this size.
 STYLE_MAX_SIDE = 1024
+# The encoder's deepest tap (relu5_1) sees the content padded to a multiple of IMAGE_MULTIPLE at 1/16 of its
+# size, and its reflection padding and feature statistics need two positions per side: a content of 16
+# pixels or fewer would crash the padding or decode to a black image.
+CONTENT_MIN_SIDE = 17
 
 
 def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
@@ -147,6 +151,9 @@ def stylize(
     network = _resolve_model(model)
     device = next(network.parameters()).device
     height, width = content_array.shape[:2]
+    if min(height, width) < CONTENT_MIN_SIDE:
+        raise DataError(f"the content image is {width}x{height}; style transfer needs at least "
+                        f"{CONTENT_MIN_SIDE}x{CONTENT_MIN_SIDE} pixels (resize it, e.g. with --size or size=, or upscale it first)")
 
     with torch.inference_mode():
         content_image = image_tensor(content_array).to(device)
