@@ -17,11 +17,16 @@ def key_softmax_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
 
     Shape: (B, E, N), (B, E, N), (B, D, N) -> (B, D, N).
     """
-    attended = F.scaled_dot_product_attention(
-        query.transpose(1, 2).unsqueeze(1), key.transpose(1, 2).unsqueeze(1), value.transpose(1, 2).unsqueeze(1),
-        scale=1.0,
-    )
-    return attended.squeeze(1).transpose(1, 2)
+    depth = value.shape[1]
+    width = max(query.shape[1], depth)
+    # PyTorch's tiled CPU kernel wants one width for queries, keys and values, each row contiguous; otherwise it
+    # falls back to the math path, which forms the (N x N) matrix (DANet's E = C/8 against D = C, or the
+    # channels-last features of training: 6 GB for one training step of the compact RCAN). Zero channels change
+    # no dot product, and the value's padding columns are cut off after.
+    query, key, value = (F.pad(t.transpose(1, 2), (0, width - t.shape[1])).contiguous().unsqueeze(1)
+                         for t in (query, key, value))
+    attended = F.scaled_dot_product_attention(query, key, value, scale=1.0)
+    return attended.squeeze(1).transpose(1, 2)[:, :depth]
 
 
 class EmbeddedNonLocal(nn.Module):
