@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from restore.paths import REPO_ROOT
-from restore.training.ablation_plan import AblationPlan, load_plan
+from restore.training.ablation_plan import AblationPlan, load_plan, read_costs, read_rows, write_rows
 from restore.training.equal_time import budget_iterations, measure_throughput, sized_overrides, train_to_end
 from restore.training.options import Options, load_options
 from restore.training.stopping import StopRequest
@@ -39,27 +39,6 @@ RESULTS = REPO_ROOT / "benchmarks" / "results" / "attention_ablation.json"
 COSTS = REPO_ROOT / "benchmarks" / "results" / "attention_cost.json"
 REPORT = REPO_ROOT / "docs" / "attention.md"
 CHART = REPO_ROOT / "docs" / "curves" / "attention_ablation.png"
-
-
-# ------------------------------------------------------------------------------------------------ results
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    return json.loads(path.read_text())["rows"] if path.is_file() else []
-
-
-def read_costs(path: Path) -> dict[str, float]:
-    """variant -> CPU ms of one forward, from bench_attention_cost.py's results (empty before it ran)."""
-    return {row["variant"]: row["cpu_ms"] for row in read_rows(path)}
-
-
-def write_rows(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any], costs: dict[str, float]) -> None:
-    """Write the rows (sorted by variant and seed) with the cost column filled, atomically."""
-    for row in rows:
-        row["cpu_ms"] = costs.get(row["variant"])
-    rows = sorted(rows, key=lambda row: (row["variant"], row["seed"]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    tmp.replace(path)
 
 
 def mean_set5(rows: list[dict[str, Any]], seeds: list[int]) -> dict[str, float]:

@@ -121,3 +121,19 @@ def test_runner_resumes_a_cut_run_from_its_checkpoint(tmp_path, tiny_plan, capsy
     assert "at iteration 5" in capsys.readouterr().out
     [row] = json.loads((tmp_path / "results.json").read_text())["rows"]
     assert row["iterations"] == 8 and row["budget_core_minutes"] == 1.0  # the cut run kept its own schedule
+
+
+def test_cost_benchmark_times_the_plan_variants_and_fills_the_cost_column(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench_attention_cost",
+                                                  REPO_ROOT / "benchmarks" / "bench_attention_cost.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ablation = tmp_path / "ablation.json"
+    ablation.write_text(json.dumps({"meta": {"threads": 1}, "rows": [{"variant": "se-max", "seed": 0, "cpu_ms": None},
+                                                                     {"variant": "nl", "seed": 0, "cpu_ms": None}]}))
+    assert bench.main(["--size", "12", "--repeats", "2", "--only", "se-max,none", "--costs", str(tmp_path / "c.json"),
+                       "--ablation", str(ablation)]) == 0
+    costs = {row["variant"]: row for row in json.loads((tmp_path / "c.json").read_text())["rows"]}
+    assert set(costs) == {"se-max", "none"} and len(costs["se-max"]["runs_cpu_ms"]) == 2 and costs["none"]["cpu_ms"] > 0
+    rows = {row["variant"]: row for row in json.loads(ablation.read_text())["rows"]}
+    assert rows["se-max"]["cpu_ms"] == costs["se-max"]["cpu_ms"] and rows["nl"]["cpu_ms"] is None

@@ -2,13 +2,18 @@
 network, the main table, the sub-ablation studies, the seeds, and the order the runs go in.
 
 Read by ``scripts/attention_ablation.py`` (which trains and reports) and ``benchmarks/bench_attention_cost.py``
-(which times every variant's forward); the plan file is the one place the variants are declared.
+(which times every variant's forward); the plan file is the one place the variants are declared. Both write the
+results file (``{"meta", "rows"}``, a row per finished run) through ``write_rows``; its ``cpu_ms`` column is always
+taken from the cost benchmark's own file, whichever of the two writes last.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import json
+import os
 
 import yaml
 
@@ -90,3 +95,23 @@ def load_plan(path: str | Path) -> AblationPlan:
         raise OptionsError(f"{path}: eval_sets must include Set5, the table's ranking")
     load_options(plan.recipe)  # a missing or malformed recipe fails here, not after the first run
     return plan
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text())["rows"] if path.is_file() else []
+
+
+def read_costs(path: Path) -> dict[str, float]:
+    """variant -> CPU ms of one forward, from bench_attention_cost.py's results (empty before it ran)."""
+    return {row["variant"]: row["cpu_ms"] for row in read_rows(path)}
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]], meta: dict[str, Any], costs: dict[str, float]) -> None:
+    """Write the rows (sorted by variant and seed) with the cost column filled, atomically."""
+    for row in rows:
+        row["cpu_ms"] = costs.get(row["variant"])
+    rows = sorted(rows, key=lambda row: (row["variant"], row["seed"]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # the runner and the cost benchmark may write at once
+    tmp.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
+    tmp.replace(path)
