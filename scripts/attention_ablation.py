@@ -171,6 +171,38 @@ def walk(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------------- report
+# name -> the block and its paper, for the report's list (the maths and defaults live in restore/blocks/).
+PAPERS = {
+    "none": "no attention: RCAB without its gate (a plain residual block)",
+    "se": "squeeze-and-excitation (Hu et al., CVPR 2018) = RCAN's channel attention",
+    "cca": "contrast-aware channel attention (IMDN, Hui et al., ACM MM 2019): SE on std + mean",
+    "cbam": "CBAM (Woo et al., ECCV 2018): channel (avg + max) then spatial, no BN",
+    "bam": "BAM (Park et al., BMVC 2018): channel + dilated spatial in parallel, residual, no BN",
+    "gc": "global context (GCNet, Cao et al., ICCVW 2019): one attention-pooled context, bottleneck, add",
+    "snl": "simplified non-local (GCNet's Fig. 3b): the same context, one 1x1 conv, add",
+    "nl": "embedded-Gaussian non-local (Wang et al., CVPR 2018), full resolution, fused attention kernel",
+    "cc": "criss-cross (CCNet, Huang et al., ICCV 2019): row + column, H + W - 1 relations, recurrent",
+    "da": "dual attention (DANet, Fu et al., CVPR 2019): position (fused kernel) + channel, summed",
+    "pa": "pixel attention (PAN, Zhao et al., ECCVW 2020): sigmoid of a 1x1 conv",
+    "esa": "enhanced spatial attention (RFDN, Liu et al., ECCVW 2020; RLFN): a mask at reduced resolution",
+}
+
+
+def _defaults(name: str) -> str:
+    """The block's options with their defaults, from its signature."""
+    import inspect
+
+    from restore.blocks import ATTENTIONS, attention_option_names
+
+    if name not in ATTENTIONS:
+        return "–"
+    module_name, factory = ATTENTIONS[name].split(":")
+    import importlib
+
+    parameters = inspect.signature(getattr(importlib.import_module(module_name), factory)).parameters
+    return ", ".join(f"`{option}` {parameters[option].default}" for option in attention_option_names(name)) or "–"
+
+
 def summarise(rows: list[dict[str, Any]], costs: dict[str, float]) -> dict[str, dict[str, Any]]:
     """Per variant: seeds, params, GFLOPs, CPU ms, mean iterations, and mean and spread of Set5 and Set14.
 
@@ -251,6 +283,16 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
         "Rows: `benchmarks/results/attention_ablation.json`. A variant trains and ships like any model: "
         "`network: {attention: cbam}` in a recipe, and the card's `config` carries it.",
         "",
+        "## The blocks",
+        "",
+        "`restore.blocks.create_attention(name, channels, **options)`; in RCAN: `build_model(\"rcan\", scale, "
+        "attention=name, attention_options={...}, attention_at=\"block\" | \"group\")`, in a recipe "
+        "`network: {attention: name, attention_options: {...}, attention_at: block}`.",
+        "",
+        "| name | block | options (defaults) |",
+        "|---|---|---|",
+        *[f"| `{name}` | {paper} | {_defaults(name)} |" for name, paper in PAPERS.items()],
+        "",
         "## Main table",
         "",
         "| variant | attention | seeds | params | GFLOPs | CPU ms | iterations | Set5 x2 | Set14 x2 | Δ Set5 vs se |",
@@ -279,8 +321,9 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
                          f"{_score(entry, 'set14')} |")
     winners = beats_se(summary, plan.main + plan.study_variants())
     finished = all(variant in summary for variant in plan.main)
-    lines += ["", "## Set5 against CPU time", "", f"![Set5 x2 Y-PSNR against CPU ms per 256x256 forward]({chart})",
-              "", "## What it says", ""]
+    shown = f"![Set5 x2 Y-PSNR against CPU ms per 256x256 forward]({chart})" if rows else \
+        "(The chart appears with the first finished runs.)"
+    lines += ["", "## Set5 against CPU time", "", shown, "", "## What it says", ""]
     if not finished:
         lines.append("The main table is not complete yet; no conclusion is drawn from a partial table.")
     elif winners:
@@ -342,7 +385,8 @@ def plot_cost(plan: AblationPlan, summary: dict[str, dict[str, Any]], path: Path
 
 def write_report(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[str, float], report: Path,
                  chart: Path) -> None:
-    plot_cost(plan, summarise(rows, costs), chart)
+    if rows:
+        plot_cost(plan, summarise(rows, costs), chart)
     try:
         chart_link = str(Path(os.path.relpath(chart, report.parent)))
     except ValueError:
@@ -367,7 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before the throughput is timed")
     parser.add_argument("--timed", type=int, default=15, help="timed steps of the throughput measurement")
     parser.add_argument("--min-iterations", type=int, default=50)
-    parser.add_argument("--validations", type=int, default=4, help="Set5 checks during each run (the curve)")
+    # Two: one mid-run point for the curve and the end. Each costs a Set5 pass, which for full-image attention
+    # (nl, da: the 256x256 baby) takes minutes on one thread.
+    parser.add_argument("--validations", type=int, default=2, help="Set5 checks during each run (the curve)")
     parser.add_argument("--gflops-size", type=int, default=256, help="LR side of the GFLOPs count")
     parser.add_argument("--runs", type=Path, default=RUNS)
     parser.add_argument("--results", type=Path, default=RESULTS)
@@ -379,7 +425,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         write_report(load_plan(args.plan), read_rows(args.results), read_costs(args.costs), args.report_path,
                      args.chart)
-        print(f"wrote {args.report_path} and {args.chart}")
+        rows = read_rows(args.results)
+        print(f"wrote {args.report_path}" + (f" and {args.chart}" if rows else " (no finished run: no chart yet)"))
         return 0
     return walk(args)
 
