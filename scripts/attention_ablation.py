@@ -9,8 +9,9 @@ equal_time.py), then restore's benchmark scores its EMA weights on Set5 and Set1
     .venv/bin/python scripts/attention_ablation.py --report      # docs/attention.md and its chart
 
 Resumable: finished runs are skipped (their rows are in the results), a cut run resumes from its checkpoint.
-SIGTERM or Ctrl-C stops cleanly: a training run checkpoints after its current step; during an evaluation the
-evaluation of that set finishes first (a second signal kills at once). Runs live in runs/attention_ablation/.
+SIGTERM or Ctrl-C stops cleanly: a training run checkpoints after its current step; outside training (the timing
+of a new variant's step, the evaluation of one set) that phase finishes first, which for full-image attention
+(nl, da) can take minutes; a second signal then kills at once. Runs live in runs/attention_ablation/.
 Rows go to benchmarks/results/attention_ablation.json after every run; their ``cpu_ms`` (one 256x256 forward)
 comes from benchmarks/results/attention_cost.json, written by benchmarks/bench_attention_cost.py.
 """
