@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from restore.blocks import attention_defaults
 from restore.paths import REPO_ROOT
 from restore.training.ablation_plan import AblationPlan, load_plan, read_costs, read_rows, write_rows
 from restore.training.equal_time import budget_iterations, measure_throughput, sized_overrides, train_to_end
@@ -190,18 +191,8 @@ PAPERS = {
 
 
 def _defaults(name: str) -> str:
-    """The block's options with their defaults, from its signature."""
-    import inspect
-
-    from restore.blocks import ATTENTIONS, attention_option_names
-
-    if name not in ATTENTIONS:
-        return "–"
-    module_name, factory = ATTENTIONS[name].split(":")
-    import importlib
-
-    parameters = inspect.signature(getattr(importlib.import_module(module_name), factory)).parameters
-    return ", ".join(f"`{option}` {parameters[option].default}" for option in attention_option_names(name)) or "–"
+    """The block's options with their defaults."""
+    return ", ".join(f"`{option}` {default}" for option, default in attention_defaults(name).items()) or "–"
 
 
 def summarise(rows: list[dict[str, Any]], costs: dict[str, float]) -> dict[str, dict[str, Any]]:

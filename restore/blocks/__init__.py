@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from typing import Any
 
 from torch import nn
 
@@ -69,12 +70,17 @@ def _attention_factory(name: str):
     return getattr(importlib.import_module(module_name), factory)
 
 
+def attention_defaults(name: str) -> dict[str, Any]:
+    """The options ``create_attention(name, channels, ...)`` accepts, with their defaults (the paper's)."""
+    if name == NO_ATTENTION:
+        return {}
+    parameters = inspect.signature(_attention_factory(name)).parameters
+    return {option: parameter.default for option, parameter in parameters.items() if option != "channels"}
+
+
 def attention_option_names(name: str) -> tuple[str, ...]:
     """The options ``create_attention(name, channels, ...)`` accepts (``reduction``, ``fusion``, ...)."""
-    if name == NO_ATTENTION:
-        return ()
-    parameters = inspect.signature(_attention_factory(name)).parameters
-    return tuple(option for option in parameters if option != "channels")
+    return tuple(attention_defaults(name))
 
 
 def create_attention(name: str, channels: int, **options) -> nn.Module:
