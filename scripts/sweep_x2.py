@@ -17,14 +17,13 @@ import argparse
 import json
 import platform
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 from restore.paths import REPO_ROOT
+from restore.training.equal_time import budget_iterations, measure_throughput, sized_overrides, train_to_end
 from restore.training.options import load_options
-from restore.training.trainer import Trainer
 
 BASE_RECIPE = REPO_ROOT / "options" / "rcan-compact_x2.yml"
 RUN_ROOT = REPO_ROOT / "runs" / "sweep_x2"
@@ -54,9 +53,7 @@ def options_for(name: str, iterations: int, threads: int):
         "name": f"sweep_x2-{name}",
         "arch": arch,
         "network": network,
-        "train.iterations": iterations,
-        "train.schedule.warmup": max(1, min(200, iterations // 10)),
-        "validation_every": max(1, iterations // 4),
+        **sized_overrides(iterations),
         "log_every": 50,
         "runtime.threads": threads,
         "checkpoint.dir": str(RUN_ROOT / name),
@@ -64,23 +61,6 @@ def options_for(name: str, iterations: int, threads: int):
         **(extra[0] if extra else {}),
     }
     return load_options(BASE_RECIPE, overrides)
-
-
-def measure_throughput(name: str, threads: int, warmup: int, timed: int) -> dict:
-    """Iterations per CPU core-second of the real training step (fresh model, scratch folder)."""
-    options = options_for(name, 10_000, threads)
-    options.checkpoint.dir = str(RUN_ROOT / "_throughput")
-    trainer = Trainer(options, log=lambda message: None)
-    _ = trainer.sampler
-    for _ in range(warmup):
-        trainer.step(1e-4)
-    wall, cpu = time.monotonic(), time.process_time()
-    for _ in range(timed):
-        trainer.step(1e-4)
-    wall, cpu = time.monotonic() - wall, time.process_time() - cpu
-    params = sum(p.numel() for p in trainer.model.parameters())
-    return {"params": params, "iters_per_s": timed / wall, "iters_per_core_s": timed / cpu,
-            "samples_per_s": timed * options.data.batch_size / wall}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         entry = results.get(name, {})
         if "throughput" not in entry:
-            entry["throughput"] = measure_throughput(name, args.threads, args.warmup, args.timed)
-            entry["iterations"] = max(50, round(args.budget_core_hours * 3600 * entry["throughput"]["iters_per_core_s"]))
+            scratch = options_for(name, 10_000, args.threads)
+            entry["throughput"] = measure_throughput(scratch, args.warmup, args.timed)
+            entry["iterations"] = budget_iterations(args.budget_core_hours * 3600,
+                                                    entry["throughput"]["iters_per_core_s"])
             results[name] = entry
             results_path.write_text(json.dumps({"meta": meta, **results}, indent=1))
             print(f"{name}: {entry['throughput']['params']:,} params, "
@@ -112,11 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if "set5_psnr" in entry:
             continue
         options = options_for(name, entry["iterations"], args.threads)
-        trainer = Trainer(options, log=lambda message: print(f"[{name}] {message}", flush=True))
-        latest = trainer.latest_checkpoint()
-        if latest is not None:
-            trainer.resume(latest)
-        trainer.train()
+        trainer = train_to_end(options, log=lambda message: print(f"[{name}] {message}", flush=True))
         if trainer.iteration < entry["iterations"]:
             # The table and curves still cover every configuration finished so far.
             print(f"{name}: stopped at iteration {trainer.iteration}; rerun to resume", flush=True)

@@ -2,15 +2,22 @@
 
 Key layout and forward follow yulunzhang/RCAN ``RCAN_TestCode/code/model/rcan.py`` so the official
 ``RCAN_BIX{2,3,4}.pt`` state dicts load with strict key matching.
+
+RCAN's channel attention is one member of a family (SE, CBAM, BAM, GC, non-local, criss-cross, dual, PA, ESA,
+CCA: ``restore.blocks.ATTENTIONS``); ``attention=`` swaps it for any of them, in every RCAB (``attention_at=
+"block"``) or once at the end of every residual group (``"group"``, where BAM's paper puts BAM, the RCABs then
+carrying none). The default, ``"se"`` in the blocks, is the official network.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from restore.archs import register_arch
+from restore.blocks import attention_option_names, create_attention
 from restore.blocks.channel_attention import RCAB
 from restore.blocks.conv import conv2d
 from restore.blocks.mean_shift import DIV2K_RGB_MEAN, MeanShift
@@ -28,21 +35,36 @@ def _add_skip(fresh: Tensor, skip: Tensor) -> Tensor:
 
 
 class ResidualGroup(nn.Module):
-    """``x + conv(RCAB^n(x))``.
+    """``x + conv(RCAB^n(x))``, or ``x + attention(conv(RCAB^n(x)))`` with a group-level ``attention``.
 
-    Keys: ``body.b`` (RCABs, b < n_resblocks), ``body.<n_resblocks>`` (the group conv).
+    Keys: ``body.b`` (RCABs, b < n_resblocks), ``body.<n_resblocks>`` (the group conv), ``attention`` (only
+    with a group-level attention). ``block_attention`` builds each RCAB's attention (None: RCAN's CALayer).
     Shape: (B, C, H, W) -> (B, C, H, W).
     """
 
-    def __init__(self, n_feats: int, kernel_size: int, reduction: int, n_resblocks: int) -> None:
+    def __init__(
+        self,
+        n_feats: int,
+        kernel_size: int,
+        reduction: int,
+        n_resblocks: int,
+        block_attention: Callable[[], nn.Module] | None = None,
+        attention: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            *[RCAB(n_feats, kernel_size, reduction) for _ in range(n_resblocks)],
+            *[RCAB(n_feats, kernel_size, reduction, attention=block_attention() if block_attention else None)
+              for _ in range(n_resblocks)],
             conv2d(n_feats, n_feats, kernel_size),
         )
+        if attention is not None:
+            self.attention = attention
 
     def forward(self, x: Tensor) -> Tensor:
-        return _add_skip(self.body(x), x)
+        fresh = self.body(x)
+        if hasattr(self, "attention"):
+            fresh = self.attention(fresh)
+        return _add_skip(fresh, x)
 
 
 class RCAN(nn.Module):
@@ -67,6 +89,9 @@ class RCAN(nn.Module):
         rgb_range: float,
         rgb_mean: Sequence[float],
         kernel_size: int = 3,
+        attention: str = "se",
+        attention_options: Mapping[str, Any] | None = None,
+        attention_at: str = "block",
     ) -> None:
         super().__init__()
         self.scale = scale
@@ -74,8 +99,13 @@ class RCAN(nn.Module):
         self.sub_mean = MeanShift(rgb_range, rgb_mean, sign=-1)
         self.add_mean = MeanShift(rgb_range, rgb_mean, sign=1)
         self.head = nn.Sequential(conv2d(3, n_feats, kernel_size))
+        make_attention = _attention_maker(n_feats, reduction, attention, attention_options)
+        at_group = attention_at == "group"
         self.body = nn.Sequential(
-            *[ResidualGroup(n_feats, kernel_size, reduction, n_resblocks) for _ in range(n_resgroups)],
+            *[ResidualGroup(n_feats, kernel_size, reduction, n_resblocks,
+                            block_attention=(lambda: nn.Identity()) if at_group else make_attention,
+                            attention=make_attention() if at_group else None)
+              for _ in range(n_resgroups)],
             conv2d(n_feats, n_feats, kernel_size),
         )
         self.tail = nn.Sequential(Upsampler(scale, n_feats), conv2d(n_feats, 3, kernel_size))
@@ -90,6 +120,25 @@ class RCAN(nn.Module):
         return self.add_mean(self.tail(features).contiguous())
 
 
+ATTENTION_PLACES = ("block", "group")
+
+
+def _attention_maker(
+    n_feats: int, reduction: int, attention: str, options: Mapping[str, Any] | None
+) -> Callable[[], nn.Module]:
+    """A builder of fresh ``attention`` modules for ``n_feats`` channels.
+
+    A block with a channel reduction takes RCAN's ``reduction`` unless ``options`` set it: the plug-ins then
+    compare at RCAN's own bottleneck width (8 in the compact shapes) rather than each paper's 16, which would
+    leave 2 channels of a 32-channel net. Raises ValueError/TypeError for an unknown name or option.
+    """
+    options = dict(options or {})
+    if "reduction" in attention_option_names(attention):
+        options.setdefault("reduction", reduction)
+    create_attention(attention, n_feats, **options)  # fail here, at build time, on a wrong name or option
+    return lambda: create_attention(attention, n_feats, **options)
+
+
 @register_arch("rcan")
 def rcan(
     scale: int,
@@ -101,11 +150,24 @@ def rcan(
     rgb_mean: Sequence[float] = DIV2K_RGB_MEAN,
     res_scale: float = 1,
     kernel_size: int = 3,
+    attention: str = "se",
+    attention_options: Mapping[str, Any] | None = None,
+    attention_at: str = "block",
 ) -> RCAN:
     """Build RCAN; the defaults are the published configuration (10 groups x 20 RCABs, 64 features).
 
     ``res_scale`` is accepted because the official option exists, but it has no effect, exactly as in the
     official code (RCAB stores it and never multiplies by it).
+
+    ``attention`` names the attention in place of RCAN's channel attention (``restore.blocks.list_attentions()``;
+    ``"se"``, the default, is RCAN's own, official keys), ``attention_options`` its options as a mapping
+    (``{"squeeze": "max"}``; a block with a reduction takes ``reduction`` unless it is set there), and
+    ``attention_at`` where it goes: ``"block"`` (in every RCAB) or ``"group"`` (once per residual group, after
+    the group conv; the RCABs then have none). In a recipe: ``network: {attention: cbam, attention_options:
+    {kernel_size: 7}, attention_at: block}``.
     """
     del res_scale  # no effect by design, see the docstring
-    return RCAN(scale, n_resgroups, n_resblocks, n_feats, reduction, rgb_range, rgb_mean, kernel_size)
+    if attention_at not in ATTENTION_PLACES:
+        raise ValueError(f"attention_at must be one of {', '.join(ATTENTION_PLACES)}, got {attention_at!r}")
+    return RCAN(scale, n_resgroups, n_resblocks, n_feats, reduction, rgb_range, rgb_mean, kernel_size,
+                attention, attention_options, attention_at)

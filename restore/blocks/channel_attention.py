@@ -45,26 +45,37 @@ class CALayer(nn.Module):
 class RCAB(nn.Module):
     """Residual channel attention block: ``x + CA(conv(relu(conv(x))))``.
 
-    Keys: ``body.0`` and ``body.2`` (3x3 convs), ``body.3`` (the :class:`CALayer`).
+    Keys: ``body.0`` and ``body.2`` (3x3 convs), ``body.3`` (the :class:`CALayer`, or the ``attention`` module
+    given instead: any shape-preserving block, e.g. from ``restore.blocks.create_attention``).
     ``res_scale`` is accepted for signature parity with the official RCAB, which stores it but never
     applies it in its forward; it has no effect here either, so official weights reproduce exactly.
 
     Shape: (B, C, H, W) -> (B, C, H, W).
     """
 
-    def __init__(self, n_feats: int, kernel_size: int = 3, reduction: int = 16, res_scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        n_feats: int,
+        kernel_size: int = 3,
+        reduction: int = 16,
+        res_scale: float = 1.0,
+        attention: nn.Module | None = None,
+    ) -> None:
         super().__init__()
         self.body = nn.Sequential(
             conv2d(n_feats, n_feats, kernel_size),
             nn.ReLU(inplace=True),
             conv2d(n_feats, n_feats, kernel_size),
-            CALayer(n_feats, reduction),
+            CALayer(n_feats, reduction) if attention is None else attention,
         )
         self.res_scale = res_scale
 
     def forward(self, x: Tensor) -> Tensor:
         first_conv, relu, second_conv, attention = self.body
         features = second_conv(relu(first_conv(x)))
+        if not hasattr(attention, "gate"):
+            # Not a pure channel gate (CBAM, non-local, ...): the block's own output is the branch.
+            return x + attention(features)
         gate = attention.gate(features)
         # x + features * gate in one pass instead of two: in a CPU profile (2 cores, LR 48) each memory-bound
         # pass over the feature map cost about a quarter of one of the block's convs.

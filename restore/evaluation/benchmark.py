@@ -134,8 +134,11 @@ def _expand_weights(weights: str | os.PathLike | None, scale: int) -> str | None
     return path
 
 
-def _params(model: str, scale: int) -> int:
+def _params(model: str | torch.nn.Module, scale: int) -> int:
     from restore.zoo import count_params, find_entry
+
+    if isinstance(model, torch.nn.Module):
+        return sum(tensor.numel() for tensor in model.state_dict().values())
 
     entry = find_entry(model, scale)
     return count_params(entry.arch, entry.scale, json.dumps(entry.config, sort_keys=True))
@@ -213,7 +216,7 @@ def _unit_rgb(array: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def run_benchmark(
-    models: list[str],
+    models: list[str | torch.nn.Module],
     scales: list[int],
     datasets: list[str],
     *,
@@ -229,7 +232,8 @@ def run_benchmark(
     """Score every (model, scale) on every requested set that is present.
 
     Args:
-        models: zoo names (``restore zoo`` lists them); ``bicubic`` needs no weights.
+        models: zoo names (``restore zoo`` lists them; ``bicubic`` needs no weights), or networks in hand
+            (a run being evaluated, e.g. by ``scripts/attention_ablation.py``), reported by class name.
         scales: integer scales; each model must have an entry at each.
         datasets: set names or aliases (B100 = BSD100). Absent sets are skipped and reported in
             ``BenchmarkRun.absent``; DataError when none is present, or when one is present but

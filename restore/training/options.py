@@ -172,7 +172,7 @@ def validate(options: Options, root: Path | None = None) -> None:
 
         with torch.device("meta"):
             build_model(options.arch, options.scale, **options.network)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # an unknown hyperparameter, attention or attention option
         raise OptionsError(f"network options do not fit arch {options.arch!r}: {exc}") from exc
     if not options.data.train:
         raise OptionsError("data.train lists no folders")
