@@ -30,6 +30,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from restore.errors import DataError
 from restore.io.atomic import atomic_writer
 from restore.io.deep import decode_png_deep, decode_tiff_deep, encode_png, encode_tiff_deep
+from restore.io.tiff_compression import pillow_compression
 from restore.io.orientation import apply_orientation, normalise_exif, read_orientation, reset_orientation
 
 __all__ = [
@@ -314,7 +315,8 @@ def _pillow_image(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
-def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: bytes | None, icc: bytes | None):
+def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: bytes | None, icc: bytes | None,
+            compression: str | None = None):
     metadata = {key: value for key, value in (("exif", exif), ("icc_profile", icc)) if value}
     if fmt == "png":
         if pixels.dtype == np.uint16:
@@ -323,9 +325,9 @@ def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: 
             _pillow_image(pixels).save(stream, format="PNG", compress_level=quality, **metadata)
     elif fmt == "tiff":
         if pixels.dtype == np.uint16 and pixels.shape[2] > 1:
-            stream.write(encode_tiff_deep(pixels, icc=icc))
+            stream.write(encode_tiff_deep(pixels, icc=icc, compression=compression))
         else:
-            _pillow_image(pixels).save(stream, format="TIFF", compression="tiff_adobe_deflate", **metadata)
+            _pillow_image(pixels).save(stream, format="TIFF", compression=pillow_compression(compression), **metadata)
     elif fmt == "jpeg":
         _pillow_image(pixels).save(stream, format="JPEG", quality=quality, **metadata)
     else:
@@ -340,12 +342,15 @@ def save(
     quality: int | None = None,
     exif: bytes | None | _Keep = KEEP,
     icc: bytes | None | _Keep = KEEP,
+    compression: str | None = None,
 ) -> Path:
     """Write ``picture`` to ``path`` atomically (temp file in the same folder + rename).
 
     ``format``: png / jpg / webp / tiff, default from the suffix. ``quality``: JPEG/WebP quality
     1..100 (defaults 95 / 90) or PNG zlib level 0..9 (default 6); TIFF is always lossless.
     ``exif`` / ``icc``: KEEP the picture's own, ``None`` to drop, or bytes to replace.
+    ``compression``: TIFF only, one of :data:`restore.io.tiff_compression.TIFF_COMPRESSIONS` (none, lzw,
+    deflate, zstd, packbits; default deflate); every one is lossless and every one reads back.
     Returns the path written.
     """
     path = Path(path)
@@ -353,6 +358,10 @@ def save(
         picture = Picture.from_array(picture)
     fmt = format_for_path(path, format)
     level = _check_quality(fmt, quality)
+    if compression is not None:
+        if fmt != "tiff":
+            raise DataError(f"compression={compression!r} applies to TIFF only, not {fmt.upper()}")
+        pillow_compression(compression)  # an unknown name is refused before the file is opened
     exif_bytes = picture.exif if isinstance(exif, _Keep) else exif
     icc_bytes = picture.icc if isinstance(icc, _Keep) else icc
     if exif_bytes:
@@ -364,7 +373,7 @@ def save(
         pixels = _flatten_alpha_on_white(pixels)
     try:
         with atomic_writer(path) as stream:
-            _encode(stream, pixels, fmt, level, exif_bytes, icc_bytes)
+            _encode(stream, pixels, fmt, level, exif_bytes, icc_bytes, compression)
     except DataError:
         raise
     except OSError as exc:
