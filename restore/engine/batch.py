@@ -13,7 +13,6 @@ import collections
 import glob
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -292,9 +291,7 @@ def upscale_paths(
         if log is not None:
             log.write(result.as_json() + "\n")
             log.flush()
-        bar.update(1)
-        if result.status == "failed" and progress:
-            bar.write(f"FAILED {result.describe_failure()}", file=sys.stderr)
+        bar.update(1)  # failures are listed once, in the summary's report()
 
     def encode(picture: Picture, output: Path) -> float:
         output.parent.mkdir(parents=True, exist_ok=True)
