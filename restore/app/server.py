@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from restore.app.config import AppConfig
+from restore.app.examples import EXAMPLES_DIR
 from restore.app.ui import build_app
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "launch"]
@@ -39,7 +40,7 @@ def launch(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         ssr_mode=False,
-        allowed_paths=[str(config.output_dir)],
+        allowed_paths=[str(config.output_dir), str(EXAMPLES_DIR)],  # results; the shipped example pictures
         theme=_THEME,
     )
     return demo

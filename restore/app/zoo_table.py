@@ -32,9 +32,8 @@ def _weights_cell(row: dict[str, Any]) -> str:
     if row["arch"] == "bicubic":
         return "none needed"
     if row["card"] is None:
-        return "bring your own (the authors' checkpoint)"
-    name = row["weights"].rsplit("/", 1)[-1] if row["weights"] else "?"
-    return f"bundled (`{name}`)" if row["bundled"] else f"missing (`{name}`)"
+        return "bring your own"  # the note says: the authors' checkpoint, with --weights
+    return "bundled" if row["bundled"] else "missing"
 
 
 def _params_cell(params: int | None) -> str:
