@@ -195,7 +195,7 @@ def test_an_upscale_failure_is_reported_once(tmp_path: Path, capsys: pytest.Capt
     assert main(["upscale", str(tmp_path / "bad.png"), str(tmp_path / "good.png"), "-o", str(tmp_path / "out"),
                  "--model", "bicubic", "--scale", "2"]) == 1
     captured = capsys.readouterr()
-    assert (captured.out + captured.err).count("bad.png") == 1
+    assert sum("bad.png" in line for line in (captured.out + captured.err).splitlines()) == 1
 
 
 # ------------------------------------------------------------------------------------------ item 10
@@ -208,3 +208,27 @@ def test_zoo_export_benches_urban100_by_default(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(export, "export_checkpoint", lambda *args, **kwargs: seen.update(kwargs))
     assert main(["zoo", "export", str(tmp_path / "checkpoint.pt"), "--name", "some-model"]) == 0
     assert seen["datasets"] == ("Set5", "Set14", "B100", "Urban100")
+
+
+def test_a_stylize_failure_is_reported_once_and_outputs_are_plain_files(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    from restore.errors import WeightsError
+    from restore.style.models import DEFAULT_STYLE_MODEL
+
+    if not DEFAULT_STYLE_MODEL.is_file():
+        pytest.skip(f"{DEFAULT_STYLE_MODEL} is absent")
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "content.png", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    write_image(tmp_path / "painting.png", rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    (tmp_path / "zz_broken.png").write_bytes(b"garbage")
+    try:
+        status = main(["stylize", str(tmp_path / "content.png"), "--style", str(tmp_path / "painting.png"),
+                       str(tmp_path / "zz_broken.png"), "-o", str(tmp_path / "out")])
+    except WeightsError as exc:  # the VGG-16 backbone is not cached here
+        pytest.skip(str(exc))
+    captured = capsys.readouterr()
+    if "vgg16" in captured.err.lower() and status == 2:
+        pytest.skip(captured.err)
+    assert status == 1
+    assert sum("zz_broken" in line for line in (captured.out + captured.err).splitlines()) == 1
+    assert (tmp_path / "out" / "content_painting.png").stat().st_mode & 0o777 == _plain_file_mode()
