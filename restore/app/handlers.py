@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
-from restore.errors import DataError, RestoreError
 from restore.app.bench_rows import bench_command, fixed_decimals
+from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
 from restore.app.zoo_table import model_choices, models_markdown
+from restore.errors import DataError, RestoreError
 
 if TYPE_CHECKING:
     from restore.archs.sanet import SANet
@@ -338,6 +338,3 @@ def run_benchmark_job(model: str, scale: int, dataset: str | None, *, config: Ap
     if beside:
         summary += f"\n\nPublished at x{scale} on {result.dataset} (dB): {beside}."
     return BenchmarkResult(_BENCHMARK_COLUMNS, rows, paths["chart"], report_dir, summary, published)
-
-
-# ---------------------------------------------------------------------------------------------- models
