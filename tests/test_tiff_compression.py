@@ -76,3 +76,24 @@ def test_unknown_or_misplaced_compression_is_a_clear_error(tmp_path: Path) -> No
     with pytest.raises(DataError, match="applies to TIFF only"):
         save(tmp_path / "a.png", _pixels(np.uint8, 3), compression="lzw")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("layout", ["rgb16", "grey16", "rgb8"])
+@pytest.mark.parametrize("compression", ["lzw", "zstd", "none"])
+def test_an_upscaled_tiff_keeps_its_compression(tmp_path: Path, compression: str, layout: str,
+                                                capsys: pytest.CaptureFixture) -> None:
+    from restore.cli import main
+
+    dtype, channels = LAYOUTS[layout]
+    pixels = _pixels(dtype, channels)
+    source = tmp_path / "in" / "scan.tif"
+    source.parent.mkdir()
+    tifffile.imwrite(source, pixels if channels > 1 else pixels[..., 0],
+                     photometric="rgb" if channels >= 3 else "minisblack", compression=FOREIGN[compression])
+    assert load(source).tiff_compression == compression
+    assert main(["upscale", str(source), "-o", str(tmp_path / "out"), "--model", "bicubic", "--scale", "2", "-q"]) == 0
+    output = tmp_path / "out" / "scan.tif"
+    with tifffile.TiffFile(output) as tiff:
+        assert tiff.pages[0].compression == TAGS[compression]
+    upscaled = load(output)
+    assert upscaled.pixels.dtype == dtype and upscaled.pixels.shape == (18, 22, channels)

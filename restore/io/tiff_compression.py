@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from restore.errors import DataError
 
-__all__ = ["DEFAULT_TIFF_COMPRESSION", "TIFF_COMPRESSIONS", "pillow_compression", "tifffile_compression"]
+__all__ = ["DEFAULT_TIFF_COMPRESSION", "TIFF_COMPRESSIONS", "compression_of_tag", "pillow_compression",
+           "tifffile_compression"]
 
 DEFAULT_TIFF_COMPRESSION = "deflate"
 # our name -> (tifffile's, Pillow's); all lossless.
@@ -20,6 +21,8 @@ _NAMES = {
     "packbits": ("packbits", "packbits"),
 }
 TIFF_COMPRESSIONS = tuple(_NAMES)
+# The TIFF Compression tag (259) -> our name; 32946 is the old "Deflate" code some writers still use.
+_TAGS = {1: "none", 5: "lzw", 8: "deflate", 32946: "deflate", 50000: "zstd", 32773: "packbits"}
 
 
 def _check(name: str | None) -> str:
@@ -35,3 +38,12 @@ def tifffile_compression(name: str | None) -> str | None:
 
 def pillow_compression(name: str | None) -> str:
     return _NAMES[_check(name)][1]
+
+
+def compression_of_tag(tag: object) -> str | None:
+    """Our name for a file's Compression tag, so an upscaled TIFF is written as its input was; None for
+    codecs restore does not write (JPEG-in-TIFF, CCITT...): those outputs get the default."""
+    try:
+        return _TAGS.get(int(tag))
+    except (TypeError, ValueError):
+        return None
