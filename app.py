@@ -1,6 +1,8 @@
-"""Serve the restore web app: ``python app.py`` (same as ``restore app``; see docs/app.md)."""
-from restore.app import AppConfig, launch
+"""Serve the restore web app: ``python app.py [--port N ...]`` is ``restore app [--port N ...]`` (one parser;
+see docs/app.md)."""
+import sys
+
+from restore.cli import main
 
 if __name__ == "__main__":
-    print("restore app: serving on http://127.0.0.1:7860 (Ctrl+C stops it)")
-    launch(AppConfig.from_env(), quiet=True)
+    sys.exit(main(["app", *sys.argv[1:]]))

@@ -12,7 +12,9 @@ Cards are data; adding a model is adding a card and its weights, no code.
 from __future__ import annotations
 
 import json
+import math
 import os
+import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +25,11 @@ from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
 
 SCALES = (2, 3, 4)
+# The set the zoo ranks models by: every card measures it, and it is the papers' headline number.
+RANKING_SET = "Set5"
+SR_TASK, STYLE_TASK = "super-resolution", "style transfer"
+# Bicubic's numbers measured under our protocol, with the command that measured them.
+BICUBIC_MEASURED = REPO_ROOT / "restore" / "data" / "bicubic_measured.json"
 
 
 def models_dir() -> Path:
@@ -76,14 +83,34 @@ def _read_card(path: Path) -> ZooEntry:
         raise WeightsError(f"model card {path} is malformed: {exc}") from exc
 
 
+def bicubic_metrics() -> dict[int, dict[str, Any]]:
+    """{scale: {set: {"psnr", "ssim"}}} of bicubic under our protocol (restore/data/bicubic_measured.json)."""
+    record = json.loads(BICUBIC_MEASURED.read_text())
+    return {int(scale): metrics for scale, metrics in record["metrics"].items()}
+
+
+def _bundled_first(entry: ZooEntry) -> tuple:
+    """Listing order: our trained models (per scale, best first), bicubic, then the paper configurations,
+    which need the user's checkpoint."""
+    if entry.card is not None:
+        return (0, entry.scale, -_set5_psnr(entry), entry.name)
+    if entry.arch == "bicubic":
+        return (0, entry.scale, float("inf"), entry.name)
+    return (1, list(_OFFICIAL).index(entry.name), entry.scale)
+
+
 @lru_cache(maxsize=8)
 def _entries(cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
-    entries = [ZooEntry(name=n, arch=n, scale=s, description=d) for n, d in _OFFICIAL.items() for s in SCALES]
-    return tuple(entries + [_read_card(Path(path)) for path, _ in cards])
+    measured = bicubic_metrics()
+    entries = [ZooEntry(name=n, arch=n, scale=s, description=d, metrics=measured.get(s, {}) if n == "bicubic" else {})
+               for n, d in _OFFICIAL.items() for s in SCALES]
+    entries += [_read_card(Path(path)) for path, _ in cards]
+    return tuple(sorted(entries, key=_bundled_first))
 
 
 def list_models() -> list[ZooEntry]:
-    """Every registered (name, scale), official architectures first, then our trained models."""
+    """Every registered super-resolution (name, scale): bundled models first (our trained models per scale,
+    best Set5 first, then bicubic), then the official architectures, which take the authors' checkpoints."""
     root = models_dir()
     cards = sorted(root.glob("*_x[0-9].json")) if root.is_dir() else []
     # Keyed on the card files and their mtimes: a new or edited card is seen without a restart.
@@ -91,6 +118,11 @@ def list_models() -> list[ZooEntry]:
 
 
 def find_entry(name: str, scale: int) -> ZooEntry:
+    """The entry of ``name`` at ``scale``; bicubic, having no weights, exists at every integer scale >= 1."""
+    if name.lower() == "bicubic" and isinstance(scale, int) and scale >= 1:
+        listed = [e for e in list_models() if e.name == "bicubic" and e.scale == scale]
+        return listed[0] if listed else ZooEntry(name="bicubic", arch="bicubic", scale=scale,
+                                                 description=_OFFICIAL["bicubic"])
     matches = [e for e in list_models() if e.name == name.lower() and e.scale == scale]
     if not matches:
         names = sorted({e.name for e in list_models()})
@@ -101,12 +133,26 @@ def find_entry(name: str, scale: int) -> ZooEntry:
     return matches[0]
 
 
-def default_model(scale: int) -> str:
-    """The best of our trained models at ``scale`` by Set5 PSNR, else ``bicubic``."""
-    trained = [e for e in list_models() if e.card is not None and e.scale == scale and e.weights is not None]
-    scored = [(e.metrics.get("Set5", {}).get("psnr", 0.0), e.name) for e in trained if e.weights.exists()]
-    return max(scored)[1] if scored else "bicubic"
+def _set5_psnr(entry: ZooEntry) -> float:
+    value = entry.metrics.get(RANKING_SET, {})
+    return float(value["psnr"]) if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)) else 0.0
 
+
+def ranked_models(scale: int) -> list[ZooEntry]:
+    """Our trained models whose weights are present at ``scale``, best first.
+
+    The one ranking rule of the zoo: Set5 PSNR on the card, higher first (ties by name). The first is
+    the default of ``restore upscale``, ``restore zoo`` and the app (``--model auto``).
+    """
+    trained = [e for e in list_models()
+               if e.card is not None and e.scale == scale and e.weights is not None and e.weights.exists()]
+    return sorted(trained, key=lambda e: (-_set5_psnr(e), e.name))
+
+
+def default_model(scale: int) -> str:
+    """The best of our trained models at ``scale`` (:func:`ranked_models`), else ``bicubic``."""
+    ranked = ranked_models(scale)
+    return ranked[0].name if ranked else "bicubic"
 
 
 def build_entry(entry: ZooEntry):
@@ -174,16 +220,69 @@ def count_gflops(arch: str, scale: int, config_json: str = "{}", size: int = 256
 
 
 def describe(entry: ZooEntry, with_gflops: bool = True) -> dict[str, Any]:
-    """The JSON-able listing row of ``restore zoo --json``."""
+    """The JSON-able listing row of ``restore zoo --json`` for a super-resolution entry."""
     config_json = json.dumps(entry.config, sort_keys=True)
     return {
         "name": entry.name,
+        "task": SR_TASK,
         "arch": entry.arch,
         "scale": entry.scale,
         "params": count_params(entry.arch, entry.scale, config_json),
         "gflops": round(count_gflops(entry.arch, entry.scale, config_json), 3) if with_gflops else None,
         "weights": str(entry.weights) if entry.weights else None,
         "card": str(entry.card) if entry.card else None,
+        "bundled": entry.has_weights,
+        "default": entry.name == default_model(entry.scale),
         "description": entry.description,
         "metrics": entry.metrics,
     }
+
+
+def _safetensors_params(path: Path) -> int:
+    """Parameters in a safetensors file, from its JSON header alone (no tensor is read)."""
+    with path.open("rb") as stream:
+        (length,) = struct.unpack("<Q", stream.read(8))
+        header = json.loads(stream.read(length))
+    return sum(math.prod(item["shape"]) for key, item in header.items() if key != "__metadata__")
+
+
+def style_models() -> list[dict[str, Any]]:
+    """Listing rows of the style models in the zoo (cards ``models/<name>.json`` whose file is a SANet).
+
+    ``params`` counts what the file holds (transformer and decoder); the frozen VGG-16 encoder is not in it.
+    """
+    root = models_dir()
+    rows = []
+    for card_path in sorted(root.glob("*.json")) if root.is_dir() else []:
+        if card_path.stem[-3:-1] == "_x":
+            continue  # a super-resolution card
+        card = json.loads(card_path.read_text())
+        if card.get("options", {}).get("task") != "style" or "file" not in card:
+            continue
+        weights = card_path.parent / card["file"]
+        rows.append({
+            "name": card.get("name", card_path.stem),
+            "task": STYLE_TASK,
+            "arch": "sanet",
+            "scale": None,
+            "params": _safetensors_params(weights) if weights.is_file() else None,
+            "gflops": None,
+            "weights": str(weights) if weights.is_file() else None,
+            "card": str(card_path),
+            "bundled": weights.is_file(),
+            "default": True,
+            "description": card.get("task", ""),
+            "metrics": {"held_out": card["held_out_losses"]} if card.get("held_out_losses") else {},
+        })
+    return rows
+
+
+def listing(name: str | None = None, scale: int | None = None, with_gflops: bool = True) -> list[dict[str, Any]]:
+    """Every shipped model as listing rows, in the order ``restore zoo`` and the app show them: bundled
+    super-resolution models (per scale, the default first), the style models, then the paper
+    configurations that need the user's checkpoint. ``scale`` leaves out the style models (they have none)."""
+    sr = [describe(e, with_gflops) for e in list_models()
+          if (name is None or e.name == name) and scale in (None, e.scale)]
+    style = [row for row in style_models() if name in (None, row["name"])] if scale is None else []
+    bundled = [row for row in sr if row["bundled"]]
+    return bundled + style + [row for row in sr if not row["bundled"]]

@@ -30,7 +30,7 @@ def test_bench_sr_dir_reproduces_rcan_mean(reference_dir: Path, tmp_path: Path, 
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "mean" in out and "32.633562" in out and "0.900241" in out
-    scores = json.loads(report.read_text())
+    (scores,) = json.loads(report.read_text())["results"]  # one row, as a --model run writes
     assert scores["scale"] == 4 and scores["channel"] == "Y"
     assert abs(scores["psnr"] - 32.633562) <= 1e-6 and abs(scores["ssim"] - 0.900241) <= 1e-6
     assert len(scores["images"]) == 5

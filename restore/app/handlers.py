@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from restore.app.bench_rows import bench_command, fixed_decimals
 from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
 from restore.app.limits import check_work_limit
+from restore.app.zoo_table import model_choices, models_markdown
 from restore.errors import DataError, RestoreError
-from restore.zoo import ZooEntry
 
 if TYPE_CHECKING:
     from restore.archs.sanet import SANet
@@ -135,35 +136,6 @@ def parse_tile(tile: str | int | None) -> str | int | None:
     if side < 16:
         raise RestoreError(f"a tile of {side} pixels is too small; use at least 16 (or 'auto')")
     return side
-
-
-def _entry_psnr(entry: ZooEntry) -> tuple[str, float] | None:
-    """The first benchmark PSNR a model's card records, as (set, dB)."""
-    metrics = entry.metrics or {}
-    for dataset in ("Set5", "Set14", "BSD100", "Urban100", "Manga109"):
-        value = metrics.get(dataset)
-        if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)):
-            return dataset, float(value["psnr"])
-    return None
-
-
-def model_choices(scale: int) -> list[tuple[str, str]]:
-    """(label, name) of every model that can run at ``scale`` without a user-supplied checkpoint.
-
-    Trained models come first, best card PSNR first, labelled with it ("rcan-compact x4 — Set5 30.10 dB");
-    bicubic, the baseline, is last.
-    """
-    from restore.zoo import list_models
-
-    ranked = []
-    for entry in list_models():
-        if entry.scale != scale or entry.card is None or entry.weights is None or not entry.weights.exists():
-            continue
-        score = _entry_psnr(entry)
-        label = f"{entry.name} x{scale}" + (f" — {score[0]} {score[1]:.2f} dB" if score else "")
-        ranked.append((score[1] if score else 0.0, label, entry.name))
-    ranked.sort(key=lambda item: -item[0])
-    return [(label, name) for _, label, name in ranked] + [("bicubic", "bicubic")]
 
 
 def _output_format(source_format: str | None) -> str:
@@ -346,11 +318,10 @@ def run_benchmark_job(model: str, scale: int, dataset: str | None, *, config: Ap
     run = run_benchmark([model or "bicubic"], [scale], [dataset], data_root=config.data_root, device=config.device,
                         precision="fp32")
     report_dir = _job_folder(config.output_dir)
-    paths = write_report(run, report_dir, command=f"restore bench --model {model} --scale {scale} --sets {dataset}")
+    paths = write_report(run, report_dir, command=bench_command(model or "bicubic", scale, dataset, config.data_root))
     result = run.results[0]
-    rows: list[list[object]] = [[image.name, round(image.psnr, 2), round(image.ssim, 4), round(image.seconds, 3)]
-                                for image in result.images]
-    rows.append(["mean", round(result.psnr, 2), round(result.ssim, 4), round(result.seconds_per_image, 3)])
+    rows = [fixed_decimals(image.name, image.psnr, image.ssim, image.seconds) for image in result.images]
+    rows.append(fixed_decimals("mean", result.psnr, result.ssim, result.seconds_per_image))
     published = [(row.method, row.psnr) for row in sorted(published_scores(result.dataset, scale), key=lambda r: r.psnr)]
     beside = "; ".join(f"{method} {psnr:.2f}" for method, psnr in published)
     summary = (f"**{result.model} x{scale} on {result.dataset}**: PSNR **{result.psnr:.2f} dB**, SSIM "
@@ -359,64 +330,3 @@ def run_benchmark_job(model: str, scale: int, dataset: str | None, *, config: Ap
     if beside:
         summary += f"\n\nPublished at x{scale} on {result.dataset} (dB): {beside}."
     return BenchmarkResult(_BENCHMARK_COLUMNS, rows, paths["chart"], report_dir, summary, published)
-
-
-# ---------------------------------------------------------------------------------------------- models
-
-
-def _weights_cell(entry: ZooEntry) -> str:
-    if entry.arch == "bicubic":
-        return "none needed"
-    if entry.card is None:
-        return "bring your own (the authors' checkpoint)"
-    if entry.weights is not None and entry.weights.exists():
-        return f"bundled (`{entry.weights.name}`)"
-    return f"missing (`{entry.weights.name if entry.weights else '?'}`)"
-
-
-def _params_cell(params: int) -> str:
-    return "0" if params == 0 else f"{params / 1e6:.2f} M"
-
-
-def _metric_cell(metrics: dict, dataset: str, published: tuple[float, float | None] | None) -> str:
-    """The card's PSNR / SSIM on ``dataset``; for the official architectures, the paper's, marked so."""
-    value = metrics.get(dataset)
-    if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)):
-        psnr, ssim, origin = float(value["psnr"]), value.get("ssim"), ""
-    elif published is not None:
-        (psnr, ssim), origin = published, " (paper)"
-    else:
-        return "–"
-    return f"{psnr:.2f}" + (f" / {ssim:.4f}" if isinstance(ssim, (int, float)) else "") + origin
-
-
-def models_markdown() -> str:
-    """The zoo as a Markdown table: size, weights and the metrics each card records (PSNR / SSIM, Y, dB)."""
-    from restore.evaluation.published import published_scores
-    from restore.zoo import describe, list_models
-
-    rows = [describe(entry, with_gflops=False) | {"entry": entry} for entry in list_models()]
-    papers = {(row.method.lower(), row.dataset, row.scale): (row.psnr, row.ssim) for row in published_scores()}
-    sets = [name for name in ("Set5", "Set14", "BSD100", "Urban100", "Manga109")
-            if name in ("Set5", "Set14", "BSD100", "Urban100") or any(name in row["metrics"] for row in rows)]
-    lines = [
-        "| model | scale | arch | params | weights | " + " | ".join(sets) + " |",
-        "|---|---|---|---|---|" + "---|" * len(sets),
-    ]
-    about: dict[str, str] = {}
-    for row in rows:
-        cells = [f"**{row['name']}**", f"x{row['scale']}", row["arch"], _params_cell(row["params"]),
-                 _weights_cell(row["entry"])]
-        official = row["entry"].card is None
-        cells += [_metric_cell(row["metrics"], name, papers.get((row["arch"], name, row["scale"])) if official else None)
-                  for name in sets]
-        lines.append("| " + " | ".join(cells) + " |")
-        about.setdefault(row["name"], " ".join(str(row["description"]).split()))
-    trained = sum(row["entry"].card is not None for row in rows)
-    note = (f"{len(rows)} entries, {trained} trained with a card. PSNR (dB) / SSIM on the Y channel under the "
-            "papers' protocol: our cards' own measurements, or for the official architectures the numbers their "
-            "papers print (marked \"paper\"); `restore bench` re-measures any of them. "
-            "The official architectures run with the authors' checkpoints: `restore upscale --model rcan "
-            "--weights RCAN_BIX4.pt`.")
-    described = [f"- **{name}**: {text}" for name, text in about.items() if text]
-    return "\n".join([*lines, "", note, "", *described]) + "\n"

@@ -5,6 +5,7 @@ import gradio as gr
 
 from restore.app.config import AppConfig
 from restore.app.jobs import prepare_output_root
+from restore.app.examples import EXAMPLES_DIR
 from restore.app.ui import build_app
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "launch"]
@@ -41,7 +42,7 @@ def launch(
         prevent_thread_lock=prevent_thread_lock,
         quiet=quiet,
         ssr_mode=False,
-        allowed_paths=[str(output_root)],
+        allowed_paths=[str(output_root), str(EXAMPLES_DIR)],  # results; the shipped example pictures
         theme=_THEME,
     )
     return demo

@@ -14,8 +14,11 @@ import gradio as gr
 
 from restore.app import handlers
 from restore.app.config import AppConfig
+from restore.app.crop_view import CROP_SIDE, full_size_crops
+from restore.app.crop_view import thumbnail as thumbnail_of
 from restore.app.errors import shown_in_page
 from restore.app.uploads import GuardedBlocks, guard_uploads
+from restore.app.examples import EXAMPLES_DIR, examples
 
 __all__ = ["build_app"]
 
@@ -45,7 +48,10 @@ def _upscale_tab(config: AppConfig) -> None:
     with gr.Row():
         with gr.Column(scale=1):
             source = guard_uploads(gr.File(label="Image (PNG, JPEG, WebP, TIFF; 16-bit and alpha are kept)",
-                                           file_types=IMAGE_TYPES, type="filepath", elem_id="upscale-input"))
+                                           file_types=IMAGE_TYPES, type="filepath", elem_id="upscale-input"),
+                                   shipped=(EXAMPLES_DIR,))
+            thumbnail = gr.Image(label="Your image", type="numpy", format="png", interactive=False, height=180,
+                                 buttons=[], elem_id="upscale-thumbnail")
             scale = gr.Radio(SCALES, value=4, label="Scale", elem_id="upscale-scale")
             model = gr.Dropdown(choices=handlers.model_choices(4), value=_default_model(4),
                                 label="Model (card PSNR)", elem_id="upscale-model")
@@ -54,9 +60,18 @@ def _upscale_tab(config: AppConfig) -> None:
                 ensemble = gr.Checkbox(value=False, label="Self-ensemble (8 flips, 8x slower, slightly sharper)")
                 precision = gr.Radio(PRECISIONS, value="auto", label="Precision")
             run = gr.Button("Upscale", variant="primary", elem_id="upscale-run")
+            samples = examples("upscale")
+            if samples:
+                gr.Examples([[str(sample.path)] for sample in samples], inputs=[source], label="Or try an example",
+                            elem_id="upscale-examples")
         with gr.Column(scale=2):
-            slider = gr.ImageSlider(label="Before (bicubic) / after (model)", type="numpy", format="png",
-                                    interactive=False, elem_id="upscale-slider")
+            with gr.Row():
+                slider = gr.ImageSlider(label="Before (bicubic) / after (model), whole image", type="numpy",
+                                        format="png", interactive=False, max_height=440, elem_id="upscale-slider")
+                # At x4 the whole image is shrunk to fit; this window is shown from full-resolution pixels.
+                crop = gr.ImageSlider(label=f"Zoom: the most detailed {CROP_SIDE}×{CROP_SIDE} output pixels",
+                                      type="numpy", format="png", interactive=False, max_height=440,
+                                      elem_id="upscale-crop")
             status = gr.Markdown(elem_id="upscale-status")
             download = gr.File(label="Full-resolution result (the input's format, bit depth and alpha)",
                                interactive=False, elem_id="upscale-download")
@@ -67,24 +82,59 @@ def _upscale_tab(config: AppConfig) -> None:
                                         precision=precision_choice, config=config)
         return (result.before, result.after), result.summary, str(result.output_path)
 
+    def zoom(path: str | None, output_path: str | None, factor: int) -> Any:
+        """The 100 % crop, from the input and the full-resolution result the upscale just wrote."""
+        from restore.io import load
+
+        if not path or not output_path:
+            return None
+        output = load(output_path, max_pixels=None).pixels
+        return full_size_crops(load(path, max_pixels=config.max_pixels).pixels, output, int(factor))
+
+    def preview(path: str | None) -> Any:
+        return thumbnail_of(path, config.max_pixels)
+
+    source.change(preview, inputs=source, outputs=thumbnail, api_name=False)
     scale.change(_model_dropdown_for, inputs=scale, outputs=model, api_name=False)
+    # The zoom follows as a second step, so the "upscale" API keeps its three outputs.
     run.click(shown_in_page(upscale), inputs=[source, model, scale, tile, ensemble, precision],
-              outputs=[slider, status, download], api_name="upscale")
+              outputs=[slider, status, download], api_name="upscale").success(
+        shown_in_page(zoom), inputs=[source, download, scale], outputs=crop, api_name=False)
+
+
+def _example_gallery(role: str, label: str, elem_id: str) -> tuple[gr.Gallery | None, list[str]]:
+    samples = examples(role)
+    if not samples:
+        return None, []
+    gallery = gr.Gallery([(str(sample.path), sample.caption) for sample in samples], label=label, columns=5,
+                         height=130, allow_preview=False, interactive=False, object_fit="cover", fit_columns=False,
+                         elem_id=elem_id)
+    return gallery, [str(sample.path) for sample in samples]
 
 
 def _style_tab(config: AppConfig) -> None:
     gr.Markdown(handlers.style_model_notice(config.style_model), elem_id="style-notice")
     with gr.Row():
         with gr.Column(scale=1):
-            content = guard_uploads(gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath",
-                                            elem_id="style-content"))
-            styles = guard_uploads(gr.File(label="Style image(s): several are mixed equally", file_types=IMAGE_TYPES,
-                                           file_count="multiple", type="filepath", elem_id="style-styles"))
-            alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (0: the content, 1: fully stylized)")
-            keep_colours = gr.Checkbox(value=False, label="Keep the content's colours")
+            with gr.Row():
+                content = guard_uploads(gr.File(label="Content image", file_types=IMAGE_TYPES, type="filepath",
+                                                height=120, elem_id="style-content"), shipped=(EXAMPLES_DIR,))
+                styles = guard_uploads(gr.File(label="Style image(s), mixed equally", file_types=IMAGE_TYPES,
+                                               file_count="multiple", type="filepath", height=120,
+                                               elem_id="style-styles"), shipped=(EXAMPLES_DIR,))
+            with gr.Row():
+                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (0: the content, 1: fully stylized)",
+                                  scale=2)
+                keep_colours = gr.Checkbox(value=False, label="Keep the content's colours", scale=1)
             run = gr.Button("Stylize", variant="primary", elem_id="style-run")
-        with gr.Column(scale=2):
-            image = gr.Image(label="Result", type="numpy", format="png", interactive=False, elem_id="style-result")
+            # Clicking a thumbnail fills the input above it: public-domain paintings and CC0 photos
+            # (restore/app/examples/MANIFEST.tsv says where each comes from).
+            photos, photo_paths = _example_gallery("content", "Example photos (click to use)", "style-example-photos")
+            paintings, painting_paths = _example_gallery("style", "Example paintings (click to use)",
+                                                         "style-example-paintings")
+        with gr.Column(scale=1):
+            image = gr.Image(label="Result", type="numpy", format="png", interactive=False, height=420,
+                             elem_id="style-result")
             status = gr.Markdown(elem_id="style-status")
             download = gr.File(label="Result (PNG)", interactive=False, elem_id="style-download")
 
@@ -93,6 +143,16 @@ def _style_tab(config: AppConfig) -> None:
         result = handlers.stylize_image(content_path, style_paths, strength, preserve_color, config=config)
         return result.image, result.summary, str(result.output_path)
 
+    def pick_photo(event: gr.SelectData) -> str:
+        return photo_paths[event.index]
+
+    def pick_painting(event: gr.SelectData) -> list[str]:
+        return [painting_paths[event.index]]
+
+    if photos is not None:
+        photos.select(pick_photo, outputs=content, api_name=False)
+    if paintings is not None:
+        paintings.select(pick_painting, outputs=styles, api_name=False)
     run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours], outputs=[image, status, download],
               api_name="stylize")
 
@@ -112,11 +172,11 @@ def _benchmark_tab(config: AppConfig) -> None:
                               elem_id="bench-dataset")
     run = gr.Button("Run benchmark", variant="primary", elem_id="bench-run")
     summary = gr.Markdown(elem_id="bench-summary")
-    with gr.Row():
-        table = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM", "seconds"], interactive=False,
-                             label="Per image", elem_id="bench-table")
-        chart = gr.Image(type="filepath", label="PSNR against parameters and time", interactive=False,
-                         elem_id="bench-chart")
+    # The chart takes the page's width: beside the table it was too small to read.
+    chart = gr.Image(type="filepath", label="PSNR against parameters and time", interactive=False,
+                     elem_id="bench-chart")
+    table = gr.Dataframe(headers=["image", "PSNR (dB)", "SSIM", "seconds"], interactive=False,
+                         label="Per image", elem_id="bench-table")
     files = gr.File(label="Report (summary.md, results.json, images.csv, chart)", file_count="multiple",
                     interactive=False, elem_id="bench-files")
 

@@ -25,8 +25,10 @@ def _base_name(text: str) -> str:
     return Path(text.rstrip("/").split("?")[0]).name or "the file"
 
 
-def uploaded_file(path: str | os.PathLike, upload_root: str | os.PathLike) -> Path:
-    """``path`` resolved, when it is a regular file inside ``upload_root``; DataError otherwise.
+def uploaded_file(path: str | os.PathLike, upload_root: str | os.PathLike,
+                  shipped: tuple[str | os.PathLike, ...] = ()) -> Path:
+    """``path`` resolved, when it is a regular file inside ``upload_root`` (or one of the ``shipped`` folders
+    of pictures the app itself offers); DataError otherwise.
 
     Nothing is opened: the decision uses the resolved path and ``stat`` alone.
     """
@@ -37,26 +39,30 @@ def uploaded_file(path: str | os.PathLike, upload_root: str | os.PathLike) -> Pa
     if "://" in text or not os.path.isabs(text):
         raise DataError(refused)
     real = os.path.realpath(text)
-    root = os.path.realpath(upload_root)
-    if os.path.commonpath([real, root]) != root or real == root:
+    roots = [os.path.realpath(root) for root in (upload_root, *shipped)]
+    if not any(os.path.commonpath([real, root]) == root and real != root for root in roots):
         raise DataError(refused)
     if not os.path.isfile(real):
         raise DataError(f"{_base_name(text)}: refused: not a regular file")
     return Path(real)
 
 
-def _refuse_outside(cache: str | os.PathLike, path: Any) -> None:
-    """Raise a page message (gr.Error, shown until closed) unless ``path`` is None or an uploaded file."""
+def _refuse_outside(cache: str | os.PathLike, path: Any, shipped: tuple[str | os.PathLike, ...] = ()) -> None:
+    """Raise a page message (gr.Error, shown until closed) unless ``path`` is None, an uploaded file or one of
+    the app's own ``shipped`` pictures."""
     if path is None:
         return
     try:
-        uploaded_file(path, cache)
+        uploaded_file(path, cache, shipped)
     except DataError as exc:
         raise gr.Error(str(exc), duration=None, print_exception=False) from None
 
 
-def guard_uploads(field: gr.File) -> gr.File:
+def guard_uploads(field: gr.File, shipped: tuple[str | os.PathLike, ...] = ()) -> gr.File:
     """Make ``field`` accept only files in its Blocks' upload cache, checked before they are read; return it.
+
+    ``shipped``: folders of pictures the app itself puts into the field (its examples); only the cache
+    copy of those ever comes back from a client, but the move into the cache goes through the same hook.
 
     Gradio copies an input file into the cache (``*_move_resource_to_block_cache``) before ``preprocess``;
     both steps are wrapped on this one instance, so neither a server path nor a URL is ever read or
@@ -67,11 +73,11 @@ def guard_uploads(field: gr.File) -> gr.File:
                                     field.preprocess)
 
     def guarded_move(url_or_file_path: str | Path | None) -> str | None:
-        _refuse_outside(field.GRADIO_CACHE, url_or_file_path)
+        _refuse_outside(field.GRADIO_CACHE, url_or_file_path, shipped)
         return move(url_or_file_path)
 
     async def guarded_async_move(url_or_file_path: str | Path | None) -> str | None:
-        _refuse_outside(field.GRADIO_CACHE, url_or_file_path)
+        _refuse_outside(field.GRADIO_CACHE, url_or_file_path, shipped)
         return await async_move(url_or_file_path)
 
     def guarded_preprocess(payload: Any) -> Any:

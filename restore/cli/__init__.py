@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import shlex
 import sys
 
 from restore.cli.signals import SIGTERM_EXIT_STATUS, Terminated, sigterm_as_interrupt
@@ -51,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"restore {name}", description=module.HELP)
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
+    # What was typed, for reports that cite their command (``restore bench --report``).
+    args.command_line = "restore " + shlex.join(argv)
     try:
         with sigterm_as_interrupt():
-            return int(module.run(args) or 0)
+            status = int(module.run(args) or 0)
+            sys.stdout.flush()  # inside the try: a closed pipe shows here, not as a traceback at exit
+        return status
     except RestoreError as exc:
         print(f"restore {name}: error: {exc}", file=sys.stderr)
         return 2
@@ -63,6 +69,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"restore {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`restore zoo --json | head`): stop quietly, as other Unix tools do.
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass  # stdout is not a real file (captured by a test): nothing will flush to the pipe
+    finally:
+        os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

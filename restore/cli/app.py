@@ -1,16 +1,27 @@
-"""``restore app``: serve the web app (upscale, style transfer, benchmarks, model cards) in a browser."""
+"""``restore app`` (and ``python app.py``, which runs this same parser): serve the web app in a browser.
+
+Address: ``--host`` / ``--port`` when given, else Gradio's own ``GRADIO_SERVER_NAME`` /
+``GRADIO_SERVER_PORT``, else 127.0.0.1:7860. The URL printed is the one the server really listens on.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from restore.errors import RestoreError
+
 HELP = "serve the web app (upscale with before/after, style transfer, benchmarks, model cards)"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the network)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--host",
+                        help=f"address to bind (default $GRADIO_SERVER_NAME, else {DEFAULT_HOST}: this machine only; "
+                             "0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=int, help=f"port (default $GRADIO_SERVER_PORT, else {DEFAULT_PORT})")
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="largest image accepted, width*height (default 16000000, or $RESTORE_APP_MAX_PIXELS)")
     parser.add_argument("--max-work", type=int, metavar="N",
@@ -28,6 +39,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="SANet style-model file (default: models/sanet-vgg16.safetensors)")
 
 
+def resolve_address(host: str | None, port: int | None,
+                    environ: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """The flag, else Gradio's variable, else the default, for the host and for the port."""
+    environ = os.environ if environ is None else environ
+    host = host or environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+    if port is None:
+        text = environ.get("GRADIO_SERVER_PORT")
+        try:
+            port = int(text) if text else DEFAULT_PORT
+        except ValueError:
+            raise RestoreError(f"GRADIO_SERVER_PORT={text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise RestoreError(f"port {port} is out of range (1-65535)")
+    return host, port
+
+
 def run(args: argparse.Namespace) -> int:
     from restore.app import AppConfig, launch
 
@@ -36,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
                                 max_file_size=args.max_file_size,
                                 concurrency=args.concurrency, data_root=args.data_root, device=args.device,
                                 style_model=args.style_model)
-    print(f"restore app: serving on http://{args.host}:{args.port} (Ctrl+C stops it)")
-    launch(config, host=args.host, port=args.port, quiet=True)
+    host, port = resolve_address(args.host, args.port)
+    demo = launch(config, host=host, port=port, prevent_thread_lock=True, quiet=True)
+    print(f"restore app: serving on {demo.local_url} (Ctrl+C stops it)", flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
     return 0

@@ -10,10 +10,7 @@ stderr and in the report), 2 when none was present or on any error.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +60,13 @@ def parse_scales(text: str) -> list[int]:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` as indented strict JSON (an infinite PSNR becomes null, with a note), atomically
-    (temporary file in the same folder, then rename)."""
+    (:func:`restore.io.atomic.atomic_writer`)."""
+    from restore.io.atomic import atomic_writer
+
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(strict_dumps(payload, indent=2) + "\n")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as stream:
+        stream.write((strict_dumps(payload, indent=2) + "\n").encode("utf-8"))
 
 
 def format_table(scores: dict[str, Any], title: str) -> str:
@@ -100,8 +93,9 @@ def run_sr_dir(args: argparse.Namespace) -> int:
     channel = "RGB" if args.rgb else "Y"
     print(format_table(scores, f"{sr_dir} vs {hr_dir}, x{args.scale}, {channel} channel, crop {args.scale}"))
     if args.json:
-        payload = {"sr_dir": str(sr_dir), "hr_dir": str(hr_dir), "scale": args.scale, "channel": channel, **scores}
-        write_json(Path(args.json), payload)
+        # The shape of a --model run's JSON: one result row, with its images.
+        row = {"sr_dir": str(sr_dir), "hr_dir": str(hr_dir), "scale": args.scale, "channel": channel, **scores}
+        write_json(Path(args.json), {"results": [row]})
     return 0
 
 
@@ -127,8 +121,7 @@ def run_models(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(run_result, Path(args.csv))
     if args.report:
-        command = "restore bench " + " ".join(shlex.quote(arg) for arg in sys.argv[2:]) if len(sys.argv) > 2 else None
-        written = write_report(run_result, Path(args.report), command=command)
+        written = write_report(run_result, Path(args.report), command=getattr(args, "command_line", None))
         print(f"report: {written['summary']} (with {written['json'].name}, {written['csv'].name}, "
               f"{written['chart'].name})")
     return 0

@@ -15,14 +15,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("content", nargs="+", help="content images or folders of images")
     parser.add_argument("--style", nargs="+", required=True, help="style images or folders of images")
     parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
-    parser.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--alpha", type=_unit_interval, default=1.0, help="style strength in [0, 1] (default 1)")
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours (chroma)")
     parser.add_argument("--mix", action="store_true", help="blend all styles into one output per content")
     parser.add_argument("--style-weights", help="comma-separated weights for --mix, e.g. 0.7,0.3")
     parser.add_argument("--size", type=int, help="resize so the long side is N pixels (default: keep the size)")
     parser.add_argument("--model", help="style model file (default: models/sanet-vgg16.safetensors)")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
-    parser.add_argument("--quiet", action="store_true", help="print only failures")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only failures")
+
+
+def _unit_interval(text: str) -> float:
+    """--alpha: a number in [0, 1], refused as a usage error before any image is read."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
 
 
 def expand_images(items: list[str]) -> list[Path]:
@@ -68,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
             style_images[path] = read_image(path)
         except RestoreError as exc:
             failures.append(f"{path}: {_reason(exc, path)}")
-            print(f"failed: {failures[-1]}", file=sys.stderr)
     usable = [path for path in styles if path in style_images]
 
     jobs: list[tuple[Path, list[Path], Path]] = []
@@ -98,7 +108,6 @@ def run(args: argparse.Namespace) -> int:
             write_image(target, result)
         except (RestoreError, ValueError) as exc:
             failures.append(f"{content} x {'+'.join(p.name for p in job_styles)}: {_reason(exc, content)}")
-            print(f"failed: {failures[-1]}", file=sys.stderr)
             continue
         written += 1
         if not args.quiet:

@@ -105,14 +105,17 @@ def run(args: argparse.Namespace) -> int:
     inputs: list[str | Path] = list(args.inputs)
     model = args.model
     if args.demo:
-        from restore.zoo import default_model
-
         inputs += demo_images()
-        if model == "auto":
-            model = default_model(args.scale)
     if not inputs:
         raise DataError("nothing to upscale: give INPUT files/folders/globs, or --demo")
+    if model == "auto":
+        from restore.zoo import default_model
+
+        model = default_model(args.scale)
     upscaler = _build_upscaler(args, model)
+    if not args.quiet:
+        chosen = " (--model auto: the best bundled model at this scale)" if args.model == "auto" else ""
+        print(f"model: {model} x{args.scale}{chosen}")
     summary = upscale_paths(
         inputs,
         args.output,

@@ -20,11 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", help="export: the options file to cite (default: the one the run used)")
     parser.add_argument("--summary", default="", help="export: one-line description for the card")
     parser.add_argument("--datasets", help="export: the benchmark sets the card measures (comma-separated; "
-                        "default Set5,Set14,B100)")
+                        "default Set5,Set14,B100,Urban100)")
     parser.add_argument("--timing-note", default="",
                         help="export: how the card's s/image was timed, when not on a quiet machine")
     parser.add_argument("--self-ensemble", action="store_true", help="export: also measure with self-ensemble x8")
-    parser.add_argument("--no-bench", action="store_true", help="export: skip measuring Set5/Set14/B100")
+    parser.add_argument("--no-bench", action="store_true", help="export: skip measuring the benchmark sets")
     parser.add_argument("--force", action="store_true",
                         help="export: replace a committed model even if Set5 is not 0.02 dB better")
 
@@ -32,28 +32,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "export":
         return _export(args)
-    from restore.zoo import describe, list_models
+    from restore.zoo import listing
 
-    entries = [
-        e for e in list_models() if (args.name is None or e.name == args.name) and (args.scale in (None, e.scale))
-    ]
-    rows = [describe(e) for e in entries]
+    rows = listing(args.name, args.scale)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<16}{'arch':<9}{'scale':>5}{'params':>13}{'GFLOPs':>10}{'Set5 dB':>9}  weights"
+    header = (f"{'name':<15}{'task':<18}{'arch':<8}{'scale':>5}{'params':>12}{'GFLOPs':>9}{'Set5 dB':>9}  weights")
     print(header)
     print("-" * len(header))
     for row in rows:
-        if row["arch"] == "bicubic":
-            weights = "(none needed)"
-        else:
-            weights = row["weights"] or "not bundled: pass the authors' checkpoint with --weights"
-        set5 = row["metrics"].get("Set5", {}).get("psnr")
-        set5_text = f"{set5:.2f}" if set5 is not None else "-"
-        print(f"{row['name']:<16}{row['arch']:<9}{'x' + str(row['scale']):>5}{row['params']:>13,}"
-              f"{row['gflops']:>10.1f}{set5_text:>9}  {weights}")
+        print(_table_line(row))
+    print("* the default of `restore upscale` and the app at its scale: the best bundled model by Set5 PSNR")
     return 0
+
+
+def _table_line(row: dict) -> str:
+    if row["arch"] == "bicubic":
+        weights = "(none needed)"
+    else:
+        weights = row["weights"] or "not bundled: pass the authors' checkpoint with --weights"
+    set5 = row["metrics"].get("Set5", {}).get("psnr")
+    set5_text = f"{set5:.2f}" if set5 is not None else "-"
+    scale = f"x{row['scale']}" if row["scale"] is not None else "-"
+    gflops = f"{row['gflops']:.1f}" if row["gflops"] is not None else "-"
+    params = f"{row['params']:,}" if row["params"] is not None else "-"
+    name = row["name"] + ("*" if row["default"] and row["scale"] is not None else "")
+    return f"{name:<15}{row['task']:<18}{row['arch']:<8}{scale:>5}{params:>12}{gflops:>9}{set5_text:>9}  {weights}"
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -381,9 +381,7 @@ def upscale_paths(
         results[index] = result
         if log is not None:
             log.write_line(result.as_json())
-        bar.update(1)
-        if result.status == "failed" and progress:
-            bar.write(f"FAILED {result.describe_failure()}", file=sys.stderr)
+        bar.update(1)  # failures are listed once, in the summary's report()
 
     def encode(picture: Picture, output: Path) -> float:
         output.parent.mkdir(parents=True, exist_ok=True)

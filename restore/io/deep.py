@@ -105,11 +105,15 @@ def encode_png(pixels: np.ndarray, *, icc: bytes | None, exif: bytes | None, lev
     return b"".join(parts)
 
 
-def encode_tiff_deep(pixels: np.ndarray, *, icc: bytes | None) -> bytes:
-    """Encode (H, W, C) uint16 pixels as a deflate TIFF, alpha marked unassociated."""
+def encode_tiff_deep(pixels: np.ndarray, *, icc: bytes | None, compression: str | None = None) -> bytes:
+    """Encode (H, W, C) uint16 pixels as a TIFF (Deflate unless ``compression`` says otherwise: none, lzw,
+    deflate, zstd, packbits), alpha marked unassociated."""
+    from restore.io.tiff_compression import tifffile_compression
+
     tifffile = _import_tifffile("writing 16-bit colour TIFF")
     channels = pixels.shape[2]
-    options: dict = {"photometric": "rgb" if channels >= 3 else "minisblack", "compression": "zlib"}
+    options: dict = {"photometric": "rgb" if channels >= 3 else "minisblack",
+                     "compression": tifffile_compression(compression)}
     if channels in (2, 4):
         options["extrasamples"] = [2]  # unassociated alpha: colour values are not premultiplied
     if icc:

@@ -8,13 +8,13 @@ appears under the final name, even if the process dies mid-write.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from restore.errors import DataError
+from restore.io.atomic import atomic_writer
 
 __all__ = ["read_image", "write_image"]
 
@@ -69,12 +69,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
         raise ValueError(f"write_image expects (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {array.shape}")
     if not path.parent.is_dir():
         raise DataError(f"{path}: folder {path.parent} does not exist")
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            Image.fromarray(np.ascontiguousarray(array)).save(stream, format="PNG")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    # atomic_writer gives the file the permissions a plain open() would (mkstemp alone leaves 0600).
+    with atomic_writer(path) as stream:
+        Image.fromarray(np.ascontiguousarray(array)).save(stream, format="PNG")
     return path

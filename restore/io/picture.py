@@ -30,6 +30,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from restore.errors import DataError
 from restore.io.atomic import atomic_writer
 from restore.io.deep import decode_png_deep, decode_tiff_deep, encode_png, encode_tiff_deep
+from restore.io.tiff_compression import compression_of_tag, pillow_compression
 from restore.io.orientation import apply_orientation, normalise_exif, read_orientation, reset_orientation
 
 __all__ = [
@@ -75,6 +76,8 @@ class Picture:
     exif: bytes | None = field(default=None, repr=False)
     icc: bytes | None = field(default=None, repr=False)
     source_format: str | None = None
+    # A TIFF's compression (none, lzw, deflate, zstd, packbits): save() writes a TIFF the same way.
+    tiff_compression: str | None = None
 
     def __post_init__(self) -> None:
         pixels = self.pixels
@@ -216,6 +219,7 @@ def _load_tiff_without_pillow(data: bytes, name: str, max_pixels: int | None) ->
             icc_tag = page.tags.get(_ICC_TAG)
             orientation = int(orientation_tag.value) if orientation_tag else 1
             icc = bytes(icc_tag.value) if icc_tag else None
+            compression = compression_of_tag(page.compression)
     except ImportError:
         raise DataError(f"{name}: cannot read image (unsupported TIFF layout)") from None
     except DataError:
@@ -226,7 +230,7 @@ def _load_tiff_without_pillow(data: bytes, name: str, max_pixels: int | None) ->
         raise DataError(f"{name}: unsupported TIFF with {channels} samples per pixel")
     pixels = decode_tiff_deep(data, channels, name)
     pixels = apply_orientation(pixels, orientation if 1 <= orientation <= 8 else 1)
-    return Picture.from_array(pixels, icc=icc, source_format="tiff")
+    return replace(Picture.from_array(pixels, icc=icc, source_format="tiff"), tiff_compression=compression)
 
 
 def load(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Picture:
@@ -263,6 +267,7 @@ def load(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
         source_format = (image.format or "").lower() or None
         icc = image.info.get("icc_profile") or None
         exif = _tiff_exif(image) if image.format == "TIFF" else image.info.get("exif") or None
+        compression = compression_of_tag(image.tag_v2.get(259)) if image.format == "TIFF" else None
         deep_channels = _deep_channels(image, data)
         try:
             if deep_channels is None:
@@ -278,7 +283,8 @@ def load(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
     if exif is not None:
         pixels = apply_orientation(pixels, read_orientation(exif))
         exif = reset_orientation(exif)
-    return Picture.from_array(pixels, exif=exif, icc=icc, source_format=source_format)
+    picture = Picture.from_array(pixels, exif=exif, icc=icc, source_format=source_format)
+    return replace(picture, tiff_compression=compression) if compression else picture
 
 
 # ---------------------------------------------------------------------------------------------- save
@@ -314,7 +320,8 @@ def _pillow_image(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels))
 
 
-def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: bytes | None, icc: bytes | None):
+def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: bytes | None, icc: bytes | None,
+            compression: str | None = None):
     metadata = {key: value for key, value in (("exif", exif), ("icc_profile", icc)) if value}
     if fmt == "png":
         if pixels.dtype == np.uint16:
@@ -323,9 +330,9 @@ def _encode(stream: BinaryIO, pixels: np.ndarray, fmt: str, quality: int, exif: 
             _pillow_image(pixels).save(stream, format="PNG", compress_level=quality, **metadata)
     elif fmt == "tiff":
         if pixels.dtype == np.uint16 and pixels.shape[2] > 1:
-            stream.write(encode_tiff_deep(pixels, icc=icc))
+            stream.write(encode_tiff_deep(pixels, icc=icc, compression=compression))
         else:
-            _pillow_image(pixels).save(stream, format="TIFF", compression="tiff_adobe_deflate", **metadata)
+            _pillow_image(pixels).save(stream, format="TIFF", compression=pillow_compression(compression), **metadata)
     elif fmt == "jpeg":
         _pillow_image(pixels).save(stream, format="JPEG", quality=quality, **metadata)
     else:
@@ -340,12 +347,16 @@ def save(
     quality: int | None = None,
     exif: bytes | None | _Keep = KEEP,
     icc: bytes | None | _Keep = KEEP,
+    compression: str | None = None,
 ) -> Path:
     """Write ``picture`` to ``path`` atomically (temp file in the same folder + rename).
 
     ``format``: png / jpg / webp / tiff, default from the suffix. ``quality``: JPEG/WebP quality
     1..100 (defaults 95 / 90) or PNG zlib level 0..9 (default 6); TIFF is always lossless.
     ``exif`` / ``icc``: KEEP the picture's own, ``None`` to drop, or bytes to replace.
+    ``compression``: TIFF only, one of :data:`restore.io.tiff_compression.TIFF_COMPRESSIONS` (none, lzw,
+    deflate, zstd, packbits; default: the picture's own when it was read from a TIFF, else deflate); every
+    one is lossless and every one reads back.
     Returns the path written.
     """
     path = Path(path)
@@ -353,6 +364,12 @@ def save(
         picture = Picture.from_array(picture)
     fmt = format_for_path(path, format)
     level = _check_quality(fmt, quality)
+    if compression is not None:
+        if fmt != "tiff":
+            raise DataError(f"compression={compression!r} applies to TIFF only, not {fmt.upper()}")
+        pillow_compression(compression)  # an unknown name is refused before the file is opened
+    elif fmt == "tiff":
+        compression = picture.tiff_compression  # a TIFF read as LZW is written as LZW
     exif_bytes = picture.exif if isinstance(exif, _Keep) else exif
     icc_bytes = picture.icc if isinstance(icc, _Keep) else icc
     if exif_bytes:
@@ -364,7 +381,7 @@ def save(
         pixels = _flatten_alpha_on_white(pixels)
     try:
         with atomic_writer(path) as stream:
-            _encode(stream, pixels, fmt, level, exif_bytes, icc_bytes)
+            _encode(stream, pixels, fmt, level, exif_bytes, icc_bytes, compression)
     except DataError:
         raise
     except OSError as exc:

@@ -19,7 +19,8 @@ from restore.paths import REPO_ROOT
 from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
-CARD_DATASETS = ("Set5", "Set14", "B100")
+# Urban100 too: its 100 HR images are under ../shared since issue 18, and the papers report it.
+CARD_DATASETS = ("Set5", "Set14", "B100", "Urban100")
 CURVES_DIR = REPO_ROOT / "docs" / "curves"  # where learning curves go unless the caller names a folder
 MIN_IMPROVEMENT_DB = 0.02  # a committed model is replaced only by one at least this much better on Set5
 
