@@ -267,3 +267,21 @@ def test_errors_stay_on_the_page_until_closed(client: object, tmp_path: Path) ->
         upscale(client, handle_file(str(source)))
     assert "large.png is 80x80" in str(caught.value)
     assert caught.value.duration is None and caught.value.visible  # no timeout: it stays until closed
+
+
+def test_only_the_apps_own_example_folder_is_trusted_besides_uploads(tmp_path: Path) -> None:
+    from restore.app.examples import EXAMPLES_DIR
+    from restore.app.uploads import uploaded_file
+
+    cache, outside = tmp_path / "cache", tmp_path / "secret.png"
+    cache.mkdir()
+    outside.write_bytes(b"server file")
+    example = next(path for path in EXAMPLES_DIR.iterdir() if path.suffix in (".jpg", ".png", ".webp"))
+    assert uploaded_file(example, cache, shipped=(EXAMPLES_DIR,)) == example.resolve()
+    with pytest.raises(RestoreError, match="^secret.png: refused"):
+        uploaded_file(outside, cache, shipped=(EXAMPLES_DIR,))
+    with pytest.raises(RestoreError, match="refused"):
+        uploaded_file(example, cache)  # a field without shipped pictures takes uploads only
+    (cache / "link.png").symlink_to(outside)
+    with pytest.raises(RestoreError, match="refused"):
+        uploaded_file(cache / "link.png", cache, shipped=(EXAMPLES_DIR,))
