@@ -391,6 +391,32 @@ def test_banded_encode_and_decode_equal_whole_image_passes() -> None:
         )
 
 
+def test_zero_weight_loss_terms_are_not_computed_so_reconstruction_recipes_train_the_decoder_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _vgg16_backbone_or_skip()
+    from restore.io.image import write_image
+    from restore.style.train import LossWeights, StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
+
+    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
+    for folder, seed in (("photos", 20), ("paintings", 30)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for index in range(2):
+            write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+    options = StyleOptions(
+        name="reconstruction",
+        data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
+        train=StyleTrainOptions(iterations=1, lr=1e-3, weights=LossWeights(content=0, style=0, identity1=50, identity2=0)),
+        runs_dir=str(tmp_path / "runs"),
+        log_every=1,
+    )
+    trainer = StyleTrainer(options, tmp_path / "data", log=lambda message: None)
+    assert set(trainer.loss_terms(*trainer.batch(0))) == {"identity1"}
+    trainer.train(1)
+    logged = json.loads(trainer.log_path.read_text().splitlines()[0])
+    assert "identity1" in logged and "style" not in logged
+
+
 def test_held_out_pairs_cover_both_lists_deterministically() -> None:
     from restore.style.evaluate import held_out_pairs
 
@@ -418,6 +444,10 @@ def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
     # One pair: its "next" style is its own, so the mismatched loss is the matched one.
     single = held_out_losses(network, tmp_path, pairs[:1], size=64)
     assert single["style_loss_mismatched"] == pytest.approx(single["style_loss"], rel=1e-6)
+    # Palette distances: one pair is its own "other pair"; the counts stay within the pairs.
+    assert single["palette_distance_mismatched"] == pytest.approx(single["palette_distance"])
+    assert losses["palette_distance"] > 0 and losses["palette_distance_content"] > 0
+    assert 0 <= losses["palette_closer_pairs"] <= losses["pairs"]
     sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
     with Image.open(sheet) as image:
         assert image.size == (4 * 48, 22 + 2 * 48)

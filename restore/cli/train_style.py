@@ -69,7 +69,10 @@ def _evaluate(options, args: argparse.Namespace) -> int:
         row = results[model_path]
         print(f"{model_path}: content {row['content_loss']:.4f}  style {row['style_loss']:.4f}  "
               f"(against another pair's style {row['style_loss_mismatched']:.4f})  "
-              f"alpha-0 reconstruction {row['reconstruction_psnr']:.2f} dB  ({len(pairs)} held-out pairs)", flush=True)
+              f"alpha-0 reconstruction {row['reconstruction_psnr']:.2f} dB  palette distance to the painting "
+              f"{row['palette_distance']:.2f} (another pair's painting {row['palette_distance_mismatched']:.2f}, the "
+              f"content's own {row['palette_distance_content']:.2f}; output closer in {row['palette_closer_pairs']} of "
+              f"{len(pairs)})  ({len(pairs)} held-out pairs)", flush=True)
         if args.contact_sheet and model_path == args.evaluate[0]:
             sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet))
             print(f"wrote {sheet}")

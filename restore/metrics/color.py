@@ -1,15 +1,18 @@
-"""MATLAB's ITU-R BT.601 colour conversions (``rgb2ycbcr`` / ``ycbcr2rgb``) on the [0, 255] scale.
+"""Colour conversions: MATLAB's ITU-R BT.601 (``rgb2ycbcr`` / ``ycbcr2rgb``) on the [0, 255] scale, and
+sRGB to CIE L*a*b*.
 
 The papers score super-resolution on the luma channel as MATLAB's ``rgb2ycbcr`` defines it (studio
 range: Y in [16, 235]); style transfer's colour preservation swaps luma with the same matrices.
 Nothing is rounded: MATLAB's scripts convert ``im2double`` images, so Y keeps its fractions.
+L*a*b* (D65 white) is where colour distances are roughly perceptual: the style evaluation compares
+palettes there.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-__all__ = ["rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = ["rgb_to_lab", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
 # Rows give Y, Cb, Cr from R, G, B in [0, 1]; offsets land them on the [0, 255] scale.
 _RGB_TO_YCBCR = (
@@ -69,3 +72,30 @@ def ycbcr_to_rgb(image: Tensor) -> Tensor:
     inverse = torch.linalg.inv(matrix).to(dtype)
     centred = image.to(dtype) - offset.to(dtype)[:, None, None]
     return torch.einsum("oc,...chw->...ohw", inverse, centred)
+
+
+# sRGB (linear) -> CIE XYZ for the D65 white, rows X, Y, Z (IEC 61966-2-1), and that white's XYZ.
+_LINEAR_RGB_TO_XYZ = (
+    (0.4124564, 0.3575761, 0.1804375),
+    (0.2126729, 0.7151522, 0.0721750),
+    (0.0193339, 0.1191920, 0.9503041),
+)
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+
+
+def rgb_to_lab(image: Tensor) -> Tensor:
+    """sRGB in [0, 1] (clamped) to CIE L*a*b* (D65): L in [0, 100], a and b roughly in [-110, 110].
+
+    Shape: (..., 3, H, W) -> (..., 3, H, W), in the input's float dtype.
+    """
+    _check_rgb(image, "rgb_to_lab")
+    rgb = image.clamp(0, 1)
+    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    matrix = torch.tensor(_LINEAR_RGB_TO_XYZ, dtype=rgb.dtype, device=rgb.device)
+    white = torch.tensor(_D65_WHITE, dtype=rgb.dtype, device=rgb.device)[:, None, None]
+    xyz = torch.einsum("oc,...chw->...ohw", matrix, linear) / white
+    # CIE's cube root with its linear segment near black.
+    delta = 6.0 / 29.0
+    f = torch.where(xyz > delta**3, xyz.clamp_min(delta**3) ** (1.0 / 3.0), xyz / (3 * delta**2) + 4.0 / 29.0)
+    fx, fy, fz = f.unbind(-3)
+    return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)

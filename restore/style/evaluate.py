@@ -5,6 +5,10 @@ the run's ``split.json`` and the model card). Pairs are formed deterministically
 ``(k * stride) mod S``, so every held-out content and every held-out style is used and the set does not
 change between models. Each image is resized (short side) and centre-cropped to ``size`` pixels, the
 resolution the losses are computed at; lower is better for both losses.
+
+Beside the losses: the palette distance (sliced Wasserstein distance between L*a*b* colour distributions,
+``restore.metrics.palette``) of each output to its painting, next to the content photo's own distance to that
+painting, and the alpha-0 reconstruction PSNR.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from restore.archs.sanet import SANet
+from restore.metrics.palette import palette_distance
 from restore.style import losses
 from restore.style.data import image_tensor, list_images, split_holdout
 
@@ -69,14 +74,24 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     ``style_loss_mismatched``: the same outputs' style loss against the *next* pair's style. A model that paints
     one texture whatever the style scores about the same on both; one that follows its style scores lower on
     the matched one. ``reconstruction_psnr``: mean PSNR (dB, RGB in [0, 1]) of the content decoded from its own
-    self-transform (alpha 0), how much content structure the decoder keeps.
+    self-transform (alpha 0), how much content structure the decoder keeps. ``palette_distance``: mean sliced
+    Wasserstein distance (L*a*b* units) between each output's colours and its painting's, beside
+    ``palette_distance_content`` (the content photo's own distance to that painting, what no transfer scores) and
+    ``palette_closer_pairs`` (how many outputs are closer to their painting than their content is) and
+    ``palette_distance_mismatched`` (the same outputs against the next pair's painting: an output in one palette
+    whatever the painting scores about the same on both).
     """
     network.eval()
-    content_values, psnr_values = [], []
+    content_values, psnr_values, palette_output, palette_content = [], [], [], []
+    outputs, paintings = [], []
     # Only the channel statistics are needed for the style losses: keep them, not the full maps.
     output_statistics, style_statistics = [], []
-    for content, _, content_taps, style_taps, output in stylised_pairs(network, root, pairs, size):
+    for content, style, content_taps, style_taps, output in stylised_pairs(network, root, pairs, size):
         output_taps = network.encode(output)
+        palette_output.append(palette_distance(output, style))
+        palette_content.append(palette_distance(content, style))
+        outputs.append(output)
+        paintings.append(style)
         content_values.append(float(losses.content_loss(output_taps, content_taps)))
         output_statistics.append(losses.style_statistics(output_taps))
         style_statistics.append(losses.style_statistics(style_taps))
@@ -94,6 +109,11 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
         "style_loss": float(np.mean(style_values)),
         "style_loss_mismatched": float(np.mean(mismatched_values)),
         "reconstruction_psnr": float(np.mean(psnr_values)),
+        "palette_distance": float(np.mean(palette_output)),
+        "palette_distance_content": float(np.mean(palette_content)),
+        "palette_closer_pairs": int(sum(o < c for o, c in zip(palette_output, palette_content))),
+        "palette_distance_mismatched": float(np.mean([
+            palette_distance(output, paintings[(index + 1) % len(pairs)]) for index, output in enumerate(outputs)])),
     }
 
 

@@ -78,12 +78,23 @@ def render_style_card(card: dict) -> str:
         first = measured[0][1]
         lines += [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
                   "reconstruction = alpha 0, higher is better):", "",
-                  "| model | content | style | style vs another pair's painting | reconstruction |", "|---|---|---|---|---|"]
+                  "| model | content | style | style vs another pair's painting | reconstruction | "
+                  "palette distance to the painting (another pair's; the content photo's own) |",
+                  "|---|---|---|---|---|---|"]
         lines += [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
-                  f"{m['reconstruction_psnr']:.2f} dB |" for who, m in measured]
+                  f"{m['reconstruction_psnr']:.2f} dB | {_palette_cell(m)} |" for who, m in measured]
         lines.append("")
     return "\n".join(lines)
 
+
+
+def _palette_cell(measured: dict) -> str:
+    # Cards written before the palette distance was measured lack it.
+    if "palette_distance" not in measured:
+        return "not measured"
+    return (f"{measured['palette_distance']:.2f} ({measured['palette_distance_mismatched']:.2f}; "
+            f"{measured['palette_distance_content']:.2f}; closer in {measured['palette_closer_pairs']} of "
+            f"{measured['pairs']})")
 
 
 def load_style_model(path: str | os.PathLike | None = None) -> SANet:
