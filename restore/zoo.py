@@ -2,8 +2,9 @@
 
 Two kinds of entries:
 
-* the official architectures at their paper configurations (``rcan``, ``rdn``, ``rnan``, ``san``), whose
-  weights are the authors' checkpoints that a user supplies (``weights=PATH``), plus ``bicubic``;
+* every registered architecture at its paper configuration (``restore.archs.specs()``: RCAN, RDN, RNAN,
+  SAN, whose weights are the authors' checkpoints that a user supplies, ``weights=PATH``; and the
+  ``bicubic`` baseline, which needs none);
 * models we trained, each described by a card ``models/<name>_x<scale>.json`` that pins its fp16
   safetensors file by sha256 and records the recipe and the measured metrics.
 
@@ -21,9 +22,6 @@ from typing import Any
 from restore.errors import WeightsError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
-
-SCALES = (2, 3, 4)
-
 
 def models_dir() -> Path:
     env = os.environ.get("RESTORE_MODELS_DIR")
@@ -43,18 +41,15 @@ class ZooEntry:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def needs_weights(self) -> bool:
+        """False for a fixed baseline (bicubic), which has no weights to load."""
+        from restore.archs import spec
+
+        return spec(self.arch).learned
+
+    @property
     def has_weights(self) -> bool:
-        return self.arch == "bicubic" or self.weights is not None
-
-
-# The official architectures at the configurations of the papers' released checkpoints.
-_OFFICIAL = {
-    "rcan": "RCAN (Zhang et al., ECCV 2018), 10 groups x 20 RCABs, 64 features; weights: the authors' RCAN_BIX{s}.pt",
-    "rdn": "RDN (Zhang et al., CVPR 2018), D=16, C=8, G=64; weights: a PyTorch conversion of the authors' RDN_BIX{s}",
-    "rnan": "RNAN (Zhang et al., ICLR 2019), 10 groups, 64 features; weights: RNAN_SR_F64G10P48BIX{s}.pt",
-    "san": "SAN (Dai et al., CVPR 2019), 20 groups x 10 blocks, 64 features; weights: the authors' SAN_BIX{s}.pt",
-    "bicubic": "MATLAB-exact bicubic upscaling (imresize), the baseline; no weights",
-}
+        return not self.needs_weights or self.weights is not None
 
 
 def _read_card(path: Path) -> ZooEntry:
@@ -77,17 +72,25 @@ def _read_card(path: Path) -> ZooEntry:
 
 
 @lru_cache(maxsize=8)
-def _entries(cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
-    entries = [ZooEntry(name=n, arch=n, scale=s, description=d) for n, d in _OFFICIAL.items() for s in SCALES]
+def _entries(archs: tuple[str, ...], cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
+    from restore.archs import spec
+
+    entries = [ZooEntry(name=arch, arch=arch, scale=scale, description=spec(arch).summary)
+               for arch in archs for scale in spec(arch).scales]
     return tuple(entries + [_read_card(Path(path)) for path, _ in cards])
 
 
 def list_models() -> list[ZooEntry]:
-    """Every registered (name, scale), official architectures first, then our trained models."""
+    """Every registered (name, scale): the architectures at their paper configurations (learned ones first,
+    then the baselines), then our trained models."""
+    from restore.archs import specs
+
+    archs = tuple(arch.name for arch in sorted(specs(), key=lambda arch: (not arch.learned, arch.name)))
     root = models_dir()
     cards = sorted(root.glob("*_x[0-9].json")) if root.is_dir() else []
-    # Keyed on the card files and their mtimes: a new or edited card is seen without a restart.
-    return list(_entries(tuple((str(p), p.stat().st_mtime_ns) for p in cards)))
+    # Keyed on the archs, the card files and their mtimes: a new arch or a new or edited card is seen without
+    # a restart.
+    return list(_entries(archs, tuple((str(p), p.stat().st_mtime_ns) for p in cards)))
 
 
 def find_entry(name: str, scale: int) -> ZooEntry:
@@ -126,7 +129,7 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None, 
 
     entry = find_entry(name, scale)
     model = build_entry(entry)
-    if entry.arch == "bicubic":
+    if not entry.needs_weights:
         return model.eval().to(device)
     if weights is None:
         if entry.weights is None:
@@ -179,6 +182,7 @@ def describe(entry: ZooEntry, with_gflops: bool = True) -> dict[str, Any]:
     return {
         "name": entry.name,
         "arch": entry.arch,
+        "needs_weights": entry.needs_weights,
         "scale": entry.scale,
         "params": count_params(entry.arch, entry.scale, config_json),
         "gflops": round(count_gflops(entry.arch, entry.scale, config_json), 3) if with_gflops else None,

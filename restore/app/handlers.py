@@ -365,7 +365,7 @@ def run_benchmark_job(model: str, scale: int, dataset: str | None, *, config: Ap
 
 
 def _weights_cell(entry: ZooEntry) -> str:
-    if entry.arch == "bicubic":
+    if not entry.needs_weights:
         return "none needed"
     if entry.card is None:
         return "bring your own (the authors' checkpoint)"

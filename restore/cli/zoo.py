@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     print(header)
     print("-" * len(header))
     for row in rows:
-        if row["arch"] == "bicubic":
+        if not row["needs_weights"]:
             weights = "(none needed)"
         else:
             weights = row["weights"] or "not bundled: pass the authors' checkpoint with --weights"

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from restore.archs import spec
 from restore.engine.alpha import fill_transparent_colour
 from restore.engine.memory import (
     MemoryModel,
@@ -103,6 +104,8 @@ class Upscaler:
         self.dtype = resolve_precision(precision, self.device)
         self.memory_format = memory_format_for(self.device)
         self.network, self.model_name, self.arch, self.config = self._load(model, self.scale, weights)
+        # A network that rounds its input to 8 bits (the bicubic baseline) runs unrounded on deeper images.
+        self._rounds_input = self.arch is not None and spec(self.arch).rounds_input
         self._runners: dict[tuple[bool, torch.dtype], Callable[[Tensor], Tensor]] = {}
 
     @staticmethod
@@ -130,7 +133,7 @@ class Upscaler:
 
     def _runner(self, deep: bool) -> Callable[[Tensor], Tensor]:
         dtype = self._dtype_for(deep)
-        key = (deep and self.arch == "bicubic", dtype)
+        key = (deep and self._rounds_input, dtype)
         if key not in self._runners:
             network = FloatBicubic(self.scale) if key[0] else self.network
             prepared = prepare_model(network, self.device, dtype, compile=self.compile)

@@ -161,10 +161,11 @@ def resolve_repo_path(path: str | Path) -> Path:
 
 def validate(options: Options, root: Path | None = None) -> None:
     """Fail before training on anything that would fail later."""
-    from restore.archs import build_model, list_archs
+    from restore.archs import build_model, specs
 
-    if options.arch not in list_archs() or options.arch == "bicubic":
-        raise OptionsError(f"unknown arch {options.arch!r}; trainable archs: rcan, rdn, rnan, san")
+    trainable = [arch.name for arch in specs() if arch.learned]
+    if options.arch not in trainable:
+        raise OptionsError(f"unknown arch {options.arch!r}; trainable archs: {', '.join(trainable)}")
     if options.scale not in (2, 3, 4):
         raise OptionsError(f"scale must be 2, 3 or 4, got {options.scale}")
     try:
