@@ -160,6 +160,11 @@ def count_params(arch: str, scale: int, config_json: str = "{}") -> int:
     return sum(t.numel() for t in model.state_dict().values())
 
 
+def format_params(params: int) -> str:
+    """A parameter count for tables: ``"0"`` (a baseline without weights) or millions, ``"0.30 M"``."""
+    return "0" if params == 0 else f"{params / 1e6:.2f} M"
+
+
 @lru_cache(maxsize=None)
 def count_gflops(arch: str, scale: int, config_json: str = "{}", size: int = 256) -> float:
     """GFLOPs (2 per multiply-add, attention included) of one forward on a size x size LR input."""

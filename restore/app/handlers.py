@@ -20,8 +20,11 @@ from PIL import Image
 
 from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
 from restore.app.limits import check_work_limit
+from restore.datasets import BENCHMARK_SETS
+from restore.engine.tile_option import parse_tile
 from restore.errors import DataError, RestoreError
-from restore.zoo import ZooEntry
+from restore.io.suffixes import OUTPUT_SUFFIX
+from restore.zoo import ZooEntry, format_params
 
 if TYPE_CHECKING:
     from restore.archs.sanet import SANet
@@ -32,7 +35,6 @@ __all__ = [
     "style_model_notice", "upscale_image",
 ]
 
-_EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 _BENCHMARK_COLUMNS = ["image", "PSNR (dB)", "SSIM", "seconds"]
 
 
@@ -119,28 +121,10 @@ class UpscaleResult:
     summary: str
 
 
-def parse_tile(tile: str | int | None) -> str | int | None:
-    """The UI's tile choice as Upscaler's ``tile``: "auto", "none" (whole image) or a side in pixels."""
-    if tile is None or isinstance(tile, int):
-        return tile
-    text = str(tile).strip().lower()
-    if text in ("auto", ""):
-        return "auto"
-    if text in ("none", "off", "0"):
-        return None
-    try:
-        side = int(text)
-    except ValueError:
-        raise RestoreError(f"tile must be 'auto', 'none' or a size in pixels, got {tile!r}") from None
-    if side < 16:
-        raise RestoreError(f"a tile of {side} pixels is too small; use at least 16 (or 'auto')")
-    return side
-
-
 def _entry_psnr(entry: ZooEntry) -> tuple[str, float] | None:
     """The first benchmark PSNR a model's card records, as (set, dB)."""
     metrics = entry.metrics or {}
-    for dataset in ("Set5", "Set14", "BSD100", "Urban100", "Manga109"):
+    for dataset in BENCHMARK_SETS:
         value = metrics.get(dataset)
         if isinstance(value, dict) and isinstance(value.get("psnr"), (int, float)):
             return dataset, float(value["psnr"])
@@ -167,7 +151,7 @@ def model_choices(scale: int) -> list[tuple[str, str]]:
 
 
 def _output_format(source_format: str | None) -> str:
-    return source_format if source_format in _EXTENSIONS else "png"
+    return source_format if source_format in OUTPUT_SUFFIX else "png"
 
 
 def _previews(source: np.ndarray, output: np.ndarray, scale: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,15 +195,12 @@ def upscale_image(
     picture = load(source_path, max_pixels=config.max_pixels)
     check_work_limit(source_path.name, picture.width, picture.height, scale, bool(self_ensemble), config.max_work)
     started = time.perf_counter()
-    try:
-        pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),
-                         precision=precision or "auto", device=config.device)
-    except ValueError as exc:
-        raise RestoreError(f"cannot upscale with these settings: {exc}") from exc
+    pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),
+                     precision=precision or "auto", device=config.device)
     seconds = time.perf_counter() - started
     result = picture.with_pixels(pixels)
     fmt = _output_format(picture.source_format)
-    output_path = _job_folder(config.output_dir) / f"{source_path.stem}_{model}_x{scale}{_EXTENSIONS[fmt]}"
+    output_path = _job_folder(config.output_dir) / f"{source_path.stem}_{model}_x{scale}{OUTPUT_SUFFIX[fmt]}"
     save(output_path, result, format=fmt)
     before, after = _previews(picture.pixels, pixels, scale, PREVIEW_MAX_SIDE)
     shrunk = " (preview shrunk to fit; the download is full size)" if after.shape[:2] != pixels.shape[:2] else ""
@@ -374,10 +355,6 @@ def _weights_cell(entry: ZooEntry) -> str:
     return f"missing (`{entry.weights.name if entry.weights else '?'}`)"
 
 
-def _params_cell(params: int) -> str:
-    return "0" if params == 0 else f"{params / 1e6:.2f} M"
-
-
 def _metric_cell(metrics: dict, dataset: str, published: tuple[float, float | None] | None) -> str:
     """The card's PSNR / SSIM on ``dataset``; for the official architectures, the paper's, marked so."""
     value = metrics.get(dataset)
@@ -397,7 +374,7 @@ def models_markdown() -> str:
 
     rows = [describe(entry, with_gflops=False) | {"entry": entry} for entry in list_models()]
     papers = {(row.method.lower(), row.dataset, row.scale): (row.psnr, row.ssim) for row in published_scores()}
-    sets = [name for name in ("Set5", "Set14", "BSD100", "Urban100", "Manga109")
+    sets = [name for name in BENCHMARK_SETS
             if name in ("Set5", "Set14", "BSD100", "Urban100") or any(name in row["metrics"] for row in rows)]
     lines = [
         "| model | scale | arch | params | weights | " + " | ".join(sets) + " |",
@@ -405,7 +382,7 @@ def models_markdown() -> str:
     ]
     about: dict[str, str] = {}
     for row in rows:
-        cells = [f"**{row['name']}**", f"x{row['scale']}", row["arch"], _params_cell(row["params"]),
+        cells = [f"**{row['name']}**", f"x{row['scale']}", row["arch"], format_params(row["params"]),
                  _weights_cell(row["entry"])]
         official = row["entry"].card is None
         cells += [_metric_cell(row["metrics"], name, papers.get((row["arch"], name, row["scale"])) if official else None)

@@ -16,6 +16,7 @@ import torch
 
 from restore.archs import spec
 from restore.archs.memory import SAFETY_FACTOR, MemoryModel, plain_conv_net
+from restore.engine.tile_option import MIN_TILE
 from restore.errors import RestoreError
 
 __all__ = [
@@ -34,7 +35,6 @@ CPU_BUDGET_FRACTION = 0.5
 # Tiles are multiples of this: conv kernels and tensor cores prefer aligned sizes, and it keeps the
 # automatic choice stable when free memory fluctuates a little.
 TILE_ALIGNMENT = 16
-MIN_TILE = 16
 
 _OOM_MESSAGES = ("out of memory", "not enough memory", "defaultcpuallocator", "failed to allocate")
 

@@ -44,6 +44,7 @@ from restore.engine.precision import memory_format_for, prepare_model, resolve_d
 from restore.engine.resample import FloatBicubic, resize_to
 from restore.engine.tiling import DEFAULT_OVERLAP, Progress, tiled_forward
 from restore.ensemble import self_ensemble as ensemble_forward
+from restore.errors import SettingsError
 
 __all__ = ["Upscaler"]
 
@@ -71,6 +72,10 @@ class Upscaler:
         compile: wrap the network in ``torch.compile``.
         outscale: final scale if not ``scale`` (e.g. 3.5 with a x4 model): the model's output is resized.
         progress: ``progress(done, total)`` after every tile of the colour planes.
+
+    A setting it cannot use (tile, outscale, device, precision, a module that is not ``scale`` times larger)
+    raises :class:`restore.errors.SettingsError`; an unknown model or missing weights, a ``WeightsError``.
+    Both are ``RestoreError``s, whose message is meant for the user.
     """
 
     def __init__(
@@ -89,9 +94,9 @@ class Upscaler:
         progress: Progress | None = None,
     ) -> None:
         if tile != "auto" and tile is not None and (not isinstance(tile, int) or tile < 1):
-            raise ValueError(f"tile must be 'auto', None or a positive int, got {tile!r}")
+            raise SettingsError(f"tile must be 'auto', None or a positive int, got {tile!r}")
         if outscale is not None and outscale <= 0:
-            raise ValueError(f"outscale must be positive, got {outscale}")
+            raise SettingsError(f"outscale must be positive, got {outscale}")
         self.scale = int(scale)
         self.tile = tile
         self.overlap = int(overlap)

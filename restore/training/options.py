@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from restore.errors import RestoreError
+from restore.io.suffixes import IMAGE_SUFFIXES
 from restore.paths import REPO_ROOT, data_root
 
 
@@ -21,7 +22,6 @@ class OptionsError(RestoreError):
     """The options file is wrong; the message names the field and the problem."""
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
