@@ -41,7 +41,8 @@ def test_parameter_counts_read_the_same_everywhere():
     from restore.zoo import format_params
 
     assert (format_params(0), format_params(301_227)) == ("0", "0.30 M")
-    formatters = [str(path.relative_to(REPO_ROOT)) for path in _sources() if re.search(r'1e6:\.2f\} M"', path.read_text())]
+    formatters = [str(path.relative_to(REPO_ROOT)) for path in _sources()
+                  if re.search(r'1e6:\.2f\} M"', path.read_text())]
     assert formatters == ["restore/zoo.py"]
 
 

@@ -369,11 +369,13 @@ def _metric_cell(metrics: dict, dataset: str, published: tuple[float, float | No
 
 def models_markdown() -> str:
     """The zoo as a Markdown table: size, weights and the metrics each card records (PSNR / SSIM, Y, dB)."""
+    from restore.archs import published_archs
     from restore.evaluation.published import published_scores
     from restore.zoo import describe, list_models
 
     rows = [describe(entry, with_gflops=False) | {"entry": entry} for entry in list_models()]
-    papers = {(row.method.lower(), row.dataset, row.scale): (row.psnr, row.ssim) for row in published_scores()}
+    papers = {(published_archs().get(row.method), row.dataset, row.scale): (row.psnr, row.ssim)
+              for row in published_scores()}
     sets = [name for name in BENCHMARK_SETS
             if name in ("Set5", "Set14", "BSD100", "Urban100") or any(name in row["metrics"] for row in rows)]
     lines = [

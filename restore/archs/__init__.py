@@ -16,7 +16,10 @@ from torch import nn
 from restore.archs.layout import StateDict
 from restore.archs.spec import ArchSpec, Detected
 
-__all__ = ["ArchSpec", "Detected", "build_model", "detect", "list_archs", "published_archs", "register", "spec", "specs", "unregister"]
+__all__ = [
+    "ArchSpec", "Detected", "build_model", "detect", "list_archs", "published_archs", "register", "spec", "specs",
+    "unregister",
+]
 
 _SPECS: dict[str, ArchSpec] = {}
 _discovered = False

@@ -73,7 +73,9 @@ class ArchSpec:
         undefaulted = [name for name, parameter in self._parameters().items()
                        if parameter.default is inspect.Parameter.empty]
         if undefaulted:
-            raise ValueError(f"{self.name}'s builder must default every hyperparameter; {', '.join(undefaulted)} has none")
+            raise ValueError(
+                f"{self.name}'s builder must default every hyperparameter; {', '.join(undefaulted)} has none"
+            )
 
     def _parameters(self) -> dict[str, inspect.Parameter]:
         parameters = dict(inspect.signature(self.builder).parameters)

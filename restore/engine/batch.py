@@ -435,7 +435,8 @@ class _Pipeline:
     ) -> None:
         self.plan, self.upscaler, self.decode, self.encode, self.finish = plan, upscaler, decode, encode, finish
         self.depth = max(1, workers)
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-io") if workers > 0 else _InlinePool()
+        self.pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-io") if workers > 0
+                     else _InlinePool())
         self.decodes: collections.deque[tuple[int, Future]] = collections.deque()
         self.encodes: collections.deque[tuple[int, float, Future]] = collections.deque()
 
@@ -459,7 +460,8 @@ class _Pipeline:
             index = next(pending, None)
             if index is None:
                 return
-            self.decodes.append((index, self.pool.submit(_timed, functools.partial(self.decode, self.plan[index].input))))
+            decoded = self.pool.submit(_timed, functools.partial(self.decode, self.plan[index].input))
+            self.decodes.append((index, decoded))
 
     def _upscale(self, index: int, decoded: Future) -> None:
         item = self.plan[index]
