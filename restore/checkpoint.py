@@ -5,7 +5,6 @@ file can "load" and produce garbage. Here every key and shape must match, and th
 """
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import re
@@ -16,6 +15,7 @@ from typing import Union
 import torch
 from torch import Tensor, nn
 
+from restore.archs.spec import ArchSpec
 from restore.errors import WeightsError
 
 StateDict = Mapping[str, Tensor]
@@ -30,16 +30,6 @@ _LISTED_PER_KIND = 10
 # {"state_dict": ...}); a crafted one can nest forever or contain itself, so the unwrapping stops here.
 _MAX_WRAPPER_DEPTH = 4
 
-# Key fingerprints of the official layouts, for the "looks like another arch" hint.
-_ARCH_FINGERPRINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("RDN", re.compile(r"^SFENet1\.weight$")),
-    ("RNAN", re.compile(r"^body_nl_low\.")),
-    ("SAN", re.compile(r"^(RG\.\d+\.|non_local\.)")),
-    ("RCAN", re.compile(r"^body\.\d+\.body\.\d+\.body\.3\.conv_du\.")),
-    ("SANet transformer", re.compile(r"^sanet4_1\.")),
-)
-_TAIL_UPSAMPLER_WEIGHT = re.compile(r"^tail\.0\.(\d+)\.weight$")
-_RDN_UPSAMPLER_WEIGHT = re.compile(r"^UPNet\.(\d+)\.weight$")
 
 
 class CheckpointError(WeightsError):
@@ -253,18 +243,21 @@ def _listing(items: list[str]) -> str:
 
 
 def _hint(state_dict: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> str | None:
+    from restore.archs.layout import pixel_shuffle_scale
+
     checkpoint_arch, model_arch = _guess_arch(state_dict), _guess_arch(target)
     if checkpoint_arch and model_arch and checkpoint_arch != model_arch:
-        return f"looks like another arch: {checkpoint_arch} weights for a {model_arch} model"
+        return f"looks like another arch: {_title(checkpoint_arch)} weights for a {_title(model_arch)} model"
     shared_keys = sum(key in state_dict for key in target)
     if shared_keys < len(target) // 2:
         return f"looks like another arch: only {shared_keys} of the model's {len(target)} keys are in the checkpoint"
-    checkpoint_scale, model_scale = _guess_scale(state_dict), _guess_scale(target)
+    prefixes = model_arch.upsampler_prefixes if isinstance(model_arch, ArchSpec) else ()
+    checkpoint_scale, model_scale = pixel_shuffle_scale(state_dict, prefixes), pixel_shuffle_scale(target, prefixes)
     if checkpoint_scale and model_scale and checkpoint_scale != model_scale:
-        prefix = "UPNet" if any(key.startswith("UPNet.") for key in target) else "tail"
+        keys = ", ".join(f"{prefix}*" for prefix in prefixes)
         return (
             f"looks like scale x{checkpoint_scale} weights for a x{model_scale} model: "
-            f"{prefix}.* keys or shapes differ; "
+            f"{keys} keys or shapes differ; "
             f"build the model with scale={checkpoint_scale}"
         )
     return (
@@ -273,28 +266,18 @@ def _hint(state_dict: Mapping[str, Tensor], target: Mapping[str, Tensor]) -> str
     )
 
 
-def _guess_arch(state_dict: Mapping[str, Tensor]) -> str | None:
-    for name, pattern in _ARCH_FINGERPRINTS:
-        if any(pattern.search(key) for key in state_dict):
-            return name
-    return None
+def _title(layout: ArchSpec | str) -> str:
+    return layout.title if isinstance(layout, ArchSpec) else layout
 
 
-def _guess_scale(state_dict: Mapping[str, Tensor]) -> int | None:
-    """Upscaling factor from the PixelShuffle upsampler's conv shapes (RCAN/RNAN/SAN ``tail.0`` or RDN ``UPNet``)."""
-    tail = sorted(int(m.group(1)) for key in state_dict if (m := _TAIL_UPSAMPLER_WEIGHT.match(key)))
-    if tail:
-        first = state_dict[f"tail.0.{tail[0]}.weight"]
-        ratio = first.shape[0] // max(first.shape[1], 1)
-        if ratio == 9 and len(tail) == 1:
-            return 3
-        return 2 ** len(tail) if ratio == 4 else None
-    upnet = sorted(int(m.group(1)) for key in state_dict if (m := _RDN_UPSAMPLER_WEIGHT.match(key)))
-    if len(upnet) == 3:
-        return 4
-    if len(upnet) == 2:
-        # conv G0 -> G*r*r, PixelShuffle(r), conv G -> 3: r*r is the ratio of the two G-sized dims.
-        ratio = state_dict[f"UPNet.{upnet[0]}.weight"].shape[0] / state_dict[f"UPNet.{upnet[1]}.weight"].shape[1]
-        root = math.isqrt(int(ratio))
-        return root if root * root == ratio else None
+def _guess_arch(state_dict: Mapping[str, Tensor]) -> ArchSpec | str | None:
+    """The registered arch whose key fingerprint ``state_dict`` carries, or the name of another known layout."""
+    from restore.archs import specs
+    from restore.archs.sanet import TRANSFORM_FINGERPRINT
+
+    for arch in specs():
+        if arch.matches_fingerprint(state_dict):
+            return arch
+    if any(TRANSFORM_FINGERPRINT.search(key) for key in state_dict):
+        return "SANet transformer"
     return None

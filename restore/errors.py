@@ -11,3 +11,10 @@ class DataError(RestoreError):
 
 class WeightsError(RestoreError):
     """Weights are missing, fail their checksum, or do not fit the network."""
+
+
+class SettingsError(RestoreError, ValueError):
+    """An option has a value that cannot be used (a tile, scale, precision or device the engine refuses).
+
+    Also a ValueError, which is what these mistakes raised before the front ends could print them directly.
+    """

@@ -2,8 +2,9 @@
 
 Two kinds of entries:
 
-* the official architectures at their paper configurations (``rcan``, ``rdn``, ``rnan``, ``san``), whose
-  weights are the authors' checkpoints that a user supplies (``weights=PATH``), plus ``bicubic``;
+* every registered architecture at its paper configuration (``restore.archs.specs()``: RCAN, RDN, RNAN,
+  SAN, whose weights are the authors' checkpoints that a user supplies, ``weights=PATH``; and the
+  ``bicubic`` baseline, which needs none);
 * models we trained, each described by a card ``models/<name>_x<scale>.json`` that pins its fp16
   safetensors file by sha256 and records the recipe and the measured metrics.
 
@@ -24,12 +25,11 @@ from restore.errors import WeightsError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
 
-SCALES = (2, 3, 4)
 # The set the zoo ranks models by: every card measures it, and it is the papers' headline number.
 RANKING_SET = "Set5"
 SR_TASK, STYLE_TASK = "super-resolution", "style transfer"
-# Bicubic's numbers measured under our protocol, with the command that measured them.
-BICUBIC_MEASURED = REPO_ROOT / "restore" / "data" / "bicubic_measured.json"
+# A baseline's numbers measured under our protocol, with the command that measured them (bicubic's today).
+MEASURED_BASELINE = str(REPO_ROOT / "restore" / "data" / "{arch}_measured.json")
 
 
 def models_dir() -> Path:
@@ -50,18 +50,15 @@ class ZooEntry:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def needs_weights(self) -> bool:
+        """False for a fixed baseline (bicubic), which has no weights to load."""
+        from restore.archs import spec
+
+        return spec(self.arch).learned
+
+    @property
     def has_weights(self) -> bool:
-        return self.arch == "bicubic" or self.weights is not None
-
-
-# The official architectures at the configurations of the papers' released checkpoints.
-_OFFICIAL = {
-    "rcan": "RCAN (Zhang et al., ECCV 2018), 10 groups x 20 RCABs, 64 features; weights: the authors' RCAN_BIX{s}.pt",
-    "rdn": "RDN (Zhang et al., CVPR 2018), D=16, C=8, G=64; weights: a PyTorch conversion of the authors' RDN_BIX{s}",
-    "rnan": "RNAN (Zhang et al., ICLR 2019), 10 groups, 64 features; weights: RNAN_SR_F64G10P48BIX{s}.pt",
-    "san": "SAN (Dai et al., CVPR 2019), 20 groups x 10 blocks, 64 features; weights: the authors' SAN_BIX{s}.pt",
-    "bicubic": "MATLAB-exact bicubic upscaling (imresize), the baseline; no weights",
-}
+        return not self.needs_weights or self.weights is not None
 
 
 def _read_card(path: Path) -> ZooEntry:
@@ -83,9 +80,13 @@ def _read_card(path: Path) -> ZooEntry:
         raise WeightsError(f"model card {path} is malformed: {exc}") from exc
 
 
-def bicubic_metrics() -> dict[int, dict[str, Any]]:
-    """{scale: {set: {"psnr", "ssim"}}} of bicubic under our protocol (restore/data/bicubic_measured.json)."""
-    record = json.loads(BICUBIC_MEASURED.read_text())
+def baseline_metrics(arch: str) -> dict[int, dict[str, Any]]:
+    """{scale: {set: {"psnr", "ssim"}}} of a baseline under our protocol (restore/data/<arch>_measured.json),
+    or {} when none was measured."""
+    path = Path(MEASURED_BASELINE.format(arch=arch))
+    if not path.is_file():
+        return {}
+    record = json.loads(path.read_text())
     return {int(scale): metrics for scale, metrics in record["metrics"].items()}
 
 
@@ -94,35 +95,47 @@ def _bundled_first(entry: ZooEntry) -> tuple:
     which need the user's checkpoint."""
     if entry.card is not None:
         return (0, entry.scale, -_set5_psnr(entry), entry.name)
-    if entry.arch == "bicubic":
+    if not entry.needs_weights:
         return (0, entry.scale, float("inf"), entry.name)
-    return (1, list(_OFFICIAL).index(entry.name), entry.scale)
+    return (1, entry.name, entry.scale)
 
 
 @lru_cache(maxsize=8)
-def _entries(cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
-    measured = bicubic_metrics()
-    entries = [ZooEntry(name=n, arch=n, scale=s, description=d, metrics=measured.get(s, {}) if n == "bicubic" else {})
-               for n, d in _OFFICIAL.items() for s in SCALES]
+def _entries(archs: tuple[str, ...], cards: tuple[tuple[str, int], ...]) -> tuple[ZooEntry, ...]:
+    from restore.archs import spec
+
+    entries = [ZooEntry(name=arch, arch=arch, scale=scale, description=spec(arch).summary,
+                        metrics={} if spec(arch).learned else baseline_metrics(arch).get(scale, {}))
+               for arch in archs for scale in spec(arch).scales]
     entries += [_read_card(Path(path)) for path, _ in cards]
     return tuple(sorted(entries, key=_bundled_first))
 
 
 def list_models() -> list[ZooEntry]:
     """Every registered super-resolution (name, scale): bundled models first (our trained models per scale,
-    best Set5 first, then bicubic), then the official architectures, which take the authors' checkpoints."""
+    best Set5 first, then the baselines), then the architectures at their paper configurations, which take
+    the authors' checkpoints."""
+    from restore.archs import specs
+
+    archs = tuple(arch.name for arch in sorted(specs(), key=lambda arch: (not arch.learned, arch.name)))
     root = models_dir()
     cards = sorted(root.glob("*_x[0-9].json")) if root.is_dir() else []
-    # Keyed on the card files and their mtimes: a new or edited card is seen without a restart.
-    return list(_entries(tuple((str(p), p.stat().st_mtime_ns) for p in cards)))
+    # Keyed on the archs, the card files and their mtimes: a new arch or a new or edited card is seen without
+    # a restart.
+    return list(_entries(archs, tuple((str(p), p.stat().st_mtime_ns) for p in cards)))
 
 
 def find_entry(name: str, scale: int) -> ZooEntry:
-    """The entry of ``name`` at ``scale``; bicubic, having no weights, exists at every integer scale >= 1."""
-    if name.lower() == "bicubic" and isinstance(scale, int) and scale >= 1:
-        listed = [e for e in list_models() if e.name == "bicubic" and e.scale == scale]
-        return listed[0] if listed else ZooEntry(name="bicubic", arch="bicubic", scale=scale,
-                                                 description=_OFFICIAL["bicubic"])
+    """The entry of ``name`` at ``scale``; a baseline (bicubic), having no weights, exists at every integer
+    scale >= 1."""
+    from restore.archs import specs
+
+    baselines = {arch.name: arch for arch in specs() if not arch.learned}
+    if name.lower() in baselines and isinstance(scale, int) and scale >= 1:
+        key = name.lower()
+        listed = [e for e in list_models() if e.name == key and e.scale == scale]
+        return listed[0] if listed else ZooEntry(name=key, arch=key, scale=scale,
+                                                 description=baselines[key].summary)
     matches = [e for e in list_models() if e.name == name.lower() and e.scale == scale]
     if not matches:
         names = sorted({e.name for e in list_models()})
@@ -172,7 +185,7 @@ def load_model(name: str, scale: int, weights: str | os.PathLike | None = None, 
 
     entry = find_entry(name, scale)
     model = build_entry(entry)
-    if entry.arch == "bicubic":
+    if not entry.needs_weights:
         return model.eval().to(device)
     if weights is None:
         if entry.weights is None:
@@ -203,6 +216,11 @@ def count_params(arch: str, scale: int, config_json: str = "{}") -> int:
     return sum(t.numel() for t in model.state_dict().values())
 
 
+def format_params(params: int) -> str:
+    """A parameter count for tables: ``"0"`` (a baseline without weights) or millions, ``"0.30 M"``."""
+    return "0" if params == 0 else f"{params / 1e6:.2f} M"
+
+
 @lru_cache(maxsize=None)
 def count_gflops(arch: str, scale: int, config_json: str = "{}", size: int = 256) -> float:
     """GFLOPs (2 per multiply-add, attention included) of one forward on a size x size LR input."""
@@ -226,6 +244,7 @@ def describe(entry: ZooEntry, with_gflops: bool = True) -> dict[str, Any]:
         "name": entry.name,
         "task": SR_TASK,
         "arch": entry.arch,
+        "needs_weights": entry.needs_weights,
         "scale": entry.scale,
         "params": count_params(entry.arch, entry.scale, config_json),
         "gflops": round(count_gflops(entry.arch, entry.scale, config_json), 3) if with_gflops else None,

@@ -14,14 +14,14 @@ def test_import_restore_is_light():
 
 
 def test_basicsr_option_builds_our_archs():
-    from restore.interop.basicsr_archs import BASICSR_NAMES, register_basicsr_archs
+    from restore.interop.basicsr_archs import basicsr_names, register_basicsr_archs
 
     register_basicsr_archs()
     register_basicsr_archs()  # idempotent
     from basicsr.archs import build_network
 
     assert "RCAN" in __import__("basicsr.utils.registry", fromlist=["ARCH_REGISTRY"]).ARCH_REGISTRY
-    for arch, name in BASICSR_NAMES.items():
+    for arch, name in basicsr_names().items():
         hyper = {"rdn": {"G0": 8, "D": 2, "C": 2, "G": 4}, "rnan": {"n_resgroups": 3, "n_feats": 8}}.get(
             arch, {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 8, "reduction": 4}
         )

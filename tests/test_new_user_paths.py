@@ -17,7 +17,9 @@ import pytest
 from restore.cli import main
 from restore.io.image import write_image
 from restore.paths import REPO_ROOT
-from restore.zoo import SCALES, bicubic_metrics, default_model, listing, ranked_models
+from restore.zoo import baseline_metrics, default_model, listing, ranked_models
+
+SCALES = (2, 3, 4)
 
 
 def _plain_file_mode() -> int:
@@ -76,7 +78,7 @@ def test_the_app_menus_and_models_tab_follow_the_zoo() -> None:
 def test_recorded_bicubic_numbers_are_what_bench_measures(datasets_dir: Path) -> None:
     from restore.evaluation import run_benchmark
 
-    recorded = bicubic_metrics()
+    recorded = baseline_metrics("bicubic")
     assert recorded[2]["Set5"] == {"psnr": pytest.approx(33.67, abs=0.005), "ssim": pytest.approx(0.9303, abs=5e-5)}
     assert recorded[4]["Set5"] == {"psnr": pytest.approx(28.43, abs=0.005), "ssim": pytest.approx(0.8111, abs=5e-5)}
     run = run_benchmark(["bicubic"], [2, 3, 4], ["Set5"], data_root=datasets_dir, device="cpu", precision="fp32")

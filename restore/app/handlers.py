@@ -22,7 +22,9 @@ from restore.app.bench_rows import bench_command, fixed_decimals
 from restore.app.config import PREVIEW_MAX_SIDE, AppConfig
 from restore.app.limits import check_work_limit
 from restore.app.zoo_table import model_choices, models_markdown
+from restore.engine.tile_option import parse_tile
 from restore.errors import DataError, RestoreError
+from restore.io.suffixes import OUTPUT_SUFFIX
 
 if TYPE_CHECKING:
     from restore.archs.sanet import SANet
@@ -33,7 +35,6 @@ __all__ = [
     "style_model_notice", "upscale_image",
 ]
 
-_EXTENSIONS = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 _BENCHMARK_COLUMNS = ["image", "PSNR (dB)", "SSIM", "seconds"]
 
 
@@ -120,26 +121,10 @@ class UpscaleResult:
     summary: str
 
 
-def parse_tile(tile: str | int | None) -> str | int | None:
-    """The UI's tile choice as Upscaler's ``tile``: "auto", "none" (whole image) or a side in pixels."""
-    if tile is None or isinstance(tile, int):
-        return tile
-    text = str(tile).strip().lower()
-    if text in ("auto", ""):
-        return "auto"
-    if text in ("none", "off", "0"):
-        return None
-    try:
-        side = int(text)
-    except ValueError:
-        raise RestoreError(f"tile must be 'auto', 'none' or a size in pixels, got {tile!r}") from None
-    if side < 16:
-        raise RestoreError(f"a tile of {side} pixels is too small; use at least 16 (or 'auto')")
-    return side
 
 
 def _output_format(source_format: str | None) -> str:
-    return source_format if source_format in _EXTENSIONS else "png"
+    return source_format if source_format in OUTPUT_SUFFIX else "png"
 
 
 def _previews(source: np.ndarray, output: np.ndarray, scale: int, max_side: int) -> tuple[np.ndarray, np.ndarray]:
@@ -183,15 +168,12 @@ def upscale_image(
     picture = load(source_path, max_pixels=config.max_pixels)
     check_work_limit(source_path.name, picture.width, picture.height, scale, bool(self_ensemble), config.max_work)
     started = time.perf_counter()
-    try:
-        pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),
-                         precision=precision or "auto", device=config.device)
-    except ValueError as exc:
-        raise RestoreError(f"cannot upscale with these settings: {exc}") from exc
+    pixels = upscale(picture, model or "bicubic", scale, tile=parse_tile(tile), self_ensemble=bool(self_ensemble),
+                     precision=precision or "auto", device=config.device)
     seconds = time.perf_counter() - started
     result = picture.with_pixels(pixels)
     fmt = _output_format(picture.source_format)
-    output_path = _job_folder(config.output_dir) / f"{source_path.stem}_{model}_x{scale}{_EXTENSIONS[fmt]}"
+    output_path = _job_folder(config.output_dir) / f"{source_path.stem}_{model}_x{scale}{OUTPUT_SUFFIX[fmt]}"
     save(output_path, result, format=fmt)
     before, after = _previews(picture.pixels, pixels, scale, PREVIEW_MAX_SIDE)
     shrunk = " (preview shrunk to fit; the download is full size)" if after.shape[:2] != pixels.shape[:2] else ""

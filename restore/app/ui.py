@@ -19,13 +19,14 @@ from restore.app.crop_view import thumbnail as thumbnail_of
 from restore.app.errors import shown_in_page
 from restore.app.uploads import GuardedBlocks, guard_uploads
 from restore.app.examples import EXAMPLES_DIR, examples
+from restore.io.suffixes import IMAGE_SUFFIXES
 
 __all__ = ["build_app"]
 
 SCALES = [2, 3, 4]
 TILE_CHOICES = ["auto", "none", "128", "256", "512"]
 PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
-IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"]
+IMAGE_TYPES = list(IMAGE_SUFFIXES)
 
 
 def _default_model(scale: int) -> str:

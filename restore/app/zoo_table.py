@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from restore.datasets import BENCHMARK_SETS
+from restore.zoo import format_params
+
 __all__ = ["TABLE_SETS", "model_choices", "models_markdown"]
 
-TABLE_SETS = ("Set5", "Set14", "BSD100", "Urban100")
+TABLE_SETS = BENCHMARK_SETS[:4]  # Set5, Set14, BSD100, Urban100: Manga109 (academic use only) is never measured
 
 
 def model_choices(scale: int) -> list[tuple[str, str]]:
@@ -29,7 +32,7 @@ def model_choices(scale: int) -> list[tuple[str, str]]:
 
 
 def _weights_cell(row: dict[str, Any]) -> str:
-    if row["arch"] == "bicubic":
+    if row.get("needs_weights") is False:  # a baseline
         return "none needed"
     if row["card"] is None:
         return "bring your own"  # the note says: the authors' checkpoint, with --weights
@@ -37,9 +40,7 @@ def _weights_cell(row: dict[str, Any]) -> str:
 
 
 def _params_cell(params: int | None) -> str:
-    if params is None:
-        return "–"
-    return "0" if params == 0 else f"{params / 1e6:.2f} M"
+    return "–" if params is None else format_params(params)
 
 
 def _metric_cell(metrics: dict, dataset: str, paper: tuple[float, float | None] | None) -> str:

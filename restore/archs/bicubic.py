@@ -9,7 +9,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from restore.archs import register_arch
+from restore.archs import register
+from restore.archs.memory import MemoryModel
+from restore.archs.spec import ArchSpec
 
 
 class BicubicUpsampler(nn.Module):
@@ -28,6 +30,24 @@ class BicubicUpsampler(nn.Module):
         return imresize(lr, self.scale).to(x.dtype)
 
 
-@register_arch("bicubic")
 def bicubic(scale: int) -> BicubicUpsampler:
     return BicubicUpsampler(scale)
+
+
+def _memory(scale: int, config: object, element_size: int) -> MemoryModel:
+    # imresize works in float64 whatever the engine's precision, and keeps the input, the half-resized and the
+    # resized planes. A 4-tap filter gains nothing from big tiles, and 256-pixel tiles keep its float64 copies small.
+    del config, element_size
+    return MemoryModel(linear=8.0 * 3 * (1 + scale + scale * scale) * 2, max_tile=256)
+
+
+SPEC = register(ArchSpec(
+    name="bicubic",
+    title="bicubic",
+    summary="MATLAB-exact bicubic upscaling (imresize), the baseline; no weights",
+    builder=bicubic,
+    memory=_memory,
+    published_key="bicubic",
+    learned=False,
+    rounds_input=True,
+))

@@ -10,13 +10,17 @@ carrying none). The default, ``"se"`` in the blocks, is the official network.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from restore.archs import register_arch
+from restore.archs import register
+from restore.archs.layout import StateDict, count_children
+from restore.archs.memory import plain_conv_net
+from restore.archs.spec import ArchSpec
 from restore.blocks import attention_option_names, create_attention
 from restore.blocks.channel_attention import RCAB
 from restore.blocks.conv import conv2d
@@ -88,10 +92,10 @@ class RCAN(nn.Module):
         reduction: int,
         rgb_range: float,
         rgb_mean: Sequence[float],
-        kernel_size: int = 3,
-        attention: str = "se",
-        attention_options: Mapping[str, Any] | None = None,
-        attention_at: str = "block",
+        kernel_size: int,
+        attention: str,
+        attention_options: Mapping[str, Any] | None,
+        attention_at: str,
     ) -> None:
         super().__init__()
         self.scale = scale
@@ -139,7 +143,6 @@ def _attention_maker(
     return lambda: create_attention(attention, n_feats, **options)
 
 
-@register_arch("rcan")
 def rcan(
     scale: int,
     n_resgroups: int = 10,
@@ -171,3 +174,31 @@ def rcan(
         raise ValueError(f"attention_at must be one of {', '.join(ATTENTION_PLACES)}, got {attention_at!r}")
     return RCAN(scale, n_resgroups, n_resblocks, n_feats, reduction, rgb_range, rgb_mean, kernel_size,
                 attention, attention_options, attention_at)
+
+
+def _read_layout(state_dict: StateDict) -> dict[str, Any]:
+    """n_resgroups, n_resblocks, n_feats, reduction and kernel_size of an official RCAN state dict."""
+    head = state_dict["head.0.weight"]
+    n_feats = head.shape[0]
+    squeezed = state_dict["body.0.body.0.body.3.conv_du.0.weight"].shape[0]
+    return {
+        "n_resgroups": count_children(state_dict, "body.") - 1,  # the last child is the trunk conv
+        "n_resblocks": count_children(state_dict, "body.0.body.") - 1,  # the last is the group conv
+        "n_feats": n_feats,
+        "reduction": n_feats // squeezed,
+        "kernel_size": head.shape[-1],
+    }
+
+
+SPEC = register(ArchSpec(
+    name="rcan",
+    title="RCAN",
+    summary="RCAN (Zhang et al., ECCV 2018), 10 groups x 20 RCABs, 64 features; weights: the authors' RCAN_BIX{s}.pt",
+    builder=rcan,
+    read_layout=_read_layout,
+    fingerprint=re.compile(r"^body\.\d+\.body\.\d+\.body\.3\.conv_du\."),
+    upsampler_prefixes=("tail.",),
+    memory=lambda scale, config, element_size: plain_conv_net(scale, int(config["n_feats"]), element_size),
+    basicsr_name="RestoreRCAN",
+    published_key="RCAN",
+))

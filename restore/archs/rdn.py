@@ -5,10 +5,17 @@ or a third-party training.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from restore.archs import register_arch
+from restore.archs import register
+from restore.archs.layout import StateDict, count_children
+from restore.archs.memory import MemoryModel, image_elements, upsampler_elements
+from restore.archs.spec import ArchSpec
 from restore.blocks.dense import RDB
 
 
@@ -43,7 +50,7 @@ class RDN(nn.Module):
     Shape: (B, 3, H, W) -> (B, 3, scale*H, scale*W).
     """
 
-    def __init__(self, scale: int, G0: int, D: int, C: int, G: int, kernel_size: int = 3) -> None:
+    def __init__(self, scale: int, G0: int, D: int, C: int, G: int, kernel_size: int) -> None:
         super().__init__()
         self.scale = scale
         self.SFENet1 = _conv(3, G0, kernel_size)
@@ -64,7 +71,38 @@ class RDN(nn.Module):
         return self.UPNet(fused)
 
 
-@register_arch("rdn")
 def rdn(scale: int, G0: int = 64, D: int = 16, C: int = 8, G: int = 64, kernel_size: int = 3) -> RDN:
     """Build RDN; the defaults are the paper's configuration B (D=16 blocks of C=8 convs, growth G=64)."""
     return RDN(scale, G0, D, C, G, kernel_size)
+
+
+def _read_layout(state_dict: StateDict) -> dict[str, Any]:
+    """G0, D, C, G and kernel_size of an RDN state dict in the EDSR-PyTorch layout."""
+    shallow = state_dict["SFENet1.weight"]
+    return {
+        "G0": shallow.shape[0],
+        "D": count_children(state_dict, "RDBs."),
+        "C": count_children(state_dict, "RDBs.0.convs."),
+        "G": state_dict["RDBs.0.convs.0.conv.0.weight"].shape[0],
+        "kernel_size": shallow.shape[-1],
+    }
+
+
+def _memory(scale: int, config: Mapping[str, Any], element_size: int) -> MemoryModel:
+    g0, depth, convs, growth = config["G0"], config["D"], config["C"], config["G"]
+    body = depth * g0 + g0 + convs * growth + 2 * g0  # every block's output is kept for global fusion
+    return MemoryModel(linear=element_size * (body + upsampler_elements(scale, g0) + image_elements(scale)))
+
+
+SPEC = register(ArchSpec(
+    name="rdn",
+    title="RDN",
+    summary="RDN (Zhang et al., CVPR 2018), D=16, C=8, G=64; weights: a PyTorch conversion of the authors' RDN_BIX{s}",
+    builder=rdn,
+    read_layout=_read_layout,
+    fingerprint=re.compile(r"^SFENet1\.weight$"),
+    upsampler_prefixes=("UPNet.",),
+    memory=_memory,
+    basicsr_name="RestoreRDN",
+    published_key="RDN",
+))

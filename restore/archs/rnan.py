@@ -11,9 +11,16 @@ sizes give exactly the official computation.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 from torch import Tensor, nn
 
-from restore.archs import register_arch
+from restore.archs import register
+from restore.archs.layout import StateDict, count_children
+from restore.archs.memory import MemoryModel, image_elements, upsampler_elements
+from restore.archs.spec import ArchSpec
 from restore.blocks.conv import conv2d
 from restore.blocks.mean_shift import MeanShift
 from restore.blocks.residual_attention import ResidualAttentionModule
@@ -43,10 +50,10 @@ class RNAN(nn.Module):
     def __init__(
         self,
         scale: int,
-        n_resgroups: int = 10,
-        n_feats: int = 64,
-        rgb_range: float = 255.0,
-        nonlocal_band: int | None = None,
+        n_resgroups: int,
+        n_feats: int,
+        rgb_range: float,
+        nonlocal_band: int | None,
     ) -> None:
         super().__init__()
         if n_resgroups < 2:
@@ -67,7 +74,6 @@ class RNAN(nn.Module):
         return self.add_mean(self.tail(deep + shallow))
 
 
-@register_arch("rnan")
 def rnan(
     scale: int,
     n_resgroups: int = 10,
@@ -80,3 +86,33 @@ def rnan(
     ``nonlocal_band`` caps the rows of the non-local attention matrix held at once (default: 64 MiB).
     """
     return RNAN(scale, n_resgroups=n_resgroups, n_feats=n_feats, rgb_range=rgb_range, nonlocal_band=nonlocal_band)
+
+
+def _read_layout(state_dict: StateDict) -> dict[str, Any]:
+    """n_resgroups and n_feats of an official RNAN state dict."""
+    # body holds the plain groups and the trunk conv; the two non-local groups sit outside it.
+    return {"n_resgroups": count_children(state_dict, "body.") + 1, "n_feats": state_dict["head.0.weight"].shape[0]}
+
+
+def _memory(scale: int, config: Mapping[str, Any], element_size: int) -> MemoryModel:
+    # The mask branch keeps an encoder-decoder's worth of maps; its non-local block works in bands of a fixed
+    # size (see restore.blocks.nonlocal_attention).
+    n_feats = int(config["n_feats"])
+    return MemoryModel(
+        linear=element_size * (12 * n_feats + upsampler_elements(scale, n_feats) + image_elements(scale)),
+        constant=2 * 64 * 2**20,
+    )
+
+
+SPEC = register(ArchSpec(
+    name="rnan",
+    title="RNAN",
+    summary="RNAN (Zhang et al., ICLR 2019), 10 groups, 64 features; weights: RNAN_SR_F64G10P48BIX{s}.pt",
+    builder=rnan,
+    read_layout=_read_layout,
+    fingerprint=re.compile(r"^body_nl_low\."),
+    upsampler_prefixes=("tail.",),
+    memory=_memory,
+    basicsr_name="RestoreRNAN",
+    published_key="RNAN",
+))

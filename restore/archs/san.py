@@ -13,10 +13,17 @@ official code): every ``RG.i.gamma``, the top-level ``conv_last`` and ``non_loca
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from restore.archs import register_arch
+from restore.archs import register
+from restore.archs.layout import StateDict, count_children
+from restore.archs.memory import MemoryModel, image_elements, upsampler_elements
+from restore.archs.spec import ArchSpec
 from restore.blocks.conv import conv2d
 from restore.blocks.mean_shift import MeanShift
 from restore.blocks.region_nonlocal import RegionNonLocal
@@ -69,11 +76,11 @@ class SAN(nn.Module):
     def __init__(
         self,
         scale: int,
-        n_resgroups: int = 20,
-        n_resblocks: int = 10,
-        n_feats: int = 64,
-        reduction: int = 16,
-        rgb_range: float = 255.0,
+        n_resgroups: int,
+        n_resblocks: int,
+        n_feats: int,
+        reduction: int,
+        rgb_range: float,
     ) -> None:
         super().__init__()
         self.gamma = nn.Parameter(torch.zeros(1))
@@ -97,7 +104,6 @@ class SAN(nn.Module):
         return self.add_mean(self.tail(deep + shallow))
 
 
-@register_arch("san")
 def san(
     scale: int,
     n_resgroups: int = 20,
@@ -108,3 +114,38 @@ def san(
 ) -> SAN:
     """SAN at ``scale`` (2, 3, 4); defaults are the released configuration (15.86 M parameters at x4)."""
     return SAN(scale, n_resgroups, n_resblocks, n_feats, reduction, rgb_range)
+
+
+def _read_layout(state_dict: StateDict) -> dict[str, Any]:
+    """n_resgroups, n_resblocks, n_feats and reduction of an official SAN state dict."""
+    n_feats = state_dict["head.0.weight"].shape[0]
+    return {
+        "n_resgroups": count_children(state_dict, "RG."),
+        "n_resblocks": count_children(state_dict, "RG.0.rcab."),
+        "n_feats": n_feats,
+        "reduction": n_feats // state_dict["RG.0.soca.conv_du.0.weight"].shape[0],
+    }
+
+
+def _memory(scale: int, config: Mapping[str, Any], element_size: int) -> MemoryModel:
+    # Each quadrant attends from all its positions to its 2x2-pooled positions: (N/4) x (N/16) logits per
+    # quadrant, four quadrants run one after another, and the softmax keeps a copy.
+    n_feats = int(config["n_feats"])
+    return MemoryModel(
+        linear=element_size * (8 * n_feats + upsampler_elements(scale, n_feats) + image_elements(scale)),
+        quadratic=element_size * 2 / 64,
+    )
+
+
+SPEC = register(ArchSpec(
+    name="san",
+    title="SAN",
+    summary="SAN (Dai et al., CVPR 2019), 20 groups x 10 blocks, 64 features; weights: the authors' SAN_BIX{s}.pt",
+    builder=san,
+    read_layout=_read_layout,
+    fingerprint=re.compile(r"^(RG\.\d+\.|non_local\.)"),
+    upsampler_prefixes=("tail.",),
+    memory=_memory,
+    basicsr_name="RestoreSAN",
+    published_key="SAN",
+))

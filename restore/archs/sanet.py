@@ -17,6 +17,8 @@ multiple of 8 and crops the output.
 """
 from __future__ import annotations
 
+import re
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -49,6 +51,9 @@ _VGG19_TAP_ENDS = (4, 11, 18, 31, 44)
 _VGG16_TAP_ENDS = (2, 7, 12, 19, 26)
 _VGG16_PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512]
 
+
+# Keys only a ``Transform`` state dict has (names the layout in checkpoint errors).
+TRANSFORM_FINGERPRINT = re.compile(r"^sanet4_1\.")
 
 ALL_TAPS = (0, 1, 2, 3, 4)
 # What the transformer reads; inference keeps only these, since relu1_1 of a 2048x2048 image alone is 1 GiB.

@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 from restore.errors import RestoreError
+from restore.io.suffixes import IMAGE_SUFFIXES
 
 HELP = "Transfer the style of one or more style images onto content images (every content x style pair, or --mix)."
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

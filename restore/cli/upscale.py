@@ -11,7 +11,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from restore.errors import DataError
+from restore.engine.tile_option import parse_tile
+from restore.errors import DataError, SettingsError
 from restore.io.picture import DEFAULT_MAX_PIXELS
 
 HELP = "upscale images (files, folders, globs) with a zoo model; --demo tries it on sample photos"
@@ -21,11 +22,10 @@ DEMO_IMAGES = ("astronaut.png", "coffee.png", "chelsea.png", "camera.png")
 
 
 def _tile(text: str) -> str | int | None:
-    if text == "auto":
-        return "auto"
-    if text.isdigit():
-        return int(text) or None  # 0 means "whole image at once"
-    raise argparse.ArgumentTypeError(f"expected 'auto' or a tile size in pixels (0: no tiling), got {text!r}")
+    try:
+        return parse_tile(text)
+    except SettingsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_float(text: str) -> float:
@@ -93,10 +93,7 @@ def _build_upscaler(args: argparse.Namespace, model: str):
     }
     if args.overlap is not None:
         options["overlap"] = args.overlap
-    try:
-        return Upscaler(**options)
-    except ValueError as exc:
-        raise DataError(str(exc)) from exc
+    return Upscaler(**options)
 
 
 def run(args: argparse.Namespace) -> int:

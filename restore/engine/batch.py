@@ -13,12 +13,14 @@ cannot be written is dropped with one warning, never the images.
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import glob
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,18 +30,23 @@ import numpy as np
 
 from restore.errors import DataError, RestoreError
 from restore.io.atomic import remove_stale_temp_files
-from restore.io.picture import DEFAULT_MAX_PIXELS, FORMATS, Picture, format_for_path, load, save
+from restore.io.picture import DEFAULT_MAX_PIXELS, Picture, format_for_path, load, save
+from restore.io.suffixes import FORMATS, IMAGE_SUFFIXES, OUTPUT_SUFFIX
 
-__all__ = ["BatchSummary", "ItemResult", "OUTPUT_SUFFIX", "READABLE_SUFFIXES", "plan_batch", "upscale_paths"]
+__all__ = ["BatchSummary", "ItemResult", "plan_batch", "upscale_paths"]
 
-# Suffixes picked up when a folder is given; any file named explicitly is tried whatever its suffix.
-READABLE_SUFFIXES = frozenset(FORMATS) | {".bmp", ".gif"}
-OUTPUT_SUFFIX = {"png": ".png", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif"}
 _GLOB_MAGIC = ("*", "?", "[")
 
 
 class ArrayUpscaler(Protocol):
-    """What the batch needs from :class:`restore.engine.Upscaler` (``progress``: optional tile callback)."""
+    """What the batch needs from :class:`restore.engine.Upscaler`.
+
+    ``progress`` is the upscaler's tile callback, ``progress(done, total)``. While it is None (nobody listens),
+    the batch points it at its tile bar for the batch's duration and sets it back after. An upscaler without
+    the attribute simply gets no tile bar.
+    """
+
+    progress: Callable[[int, int], None] | None
 
     def upscale_array(self, pixels: np.ndarray) -> np.ndarray: ...
 
@@ -123,7 +130,9 @@ def _static_root(pattern: str) -> Path:
 
 
 def _is_candidate(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READABLE_SUFFIXES
+    """Whether a folder scan takes ``path``: an image suffix, not hidden. A file named explicitly is tried whatever
+    its suffix."""
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def _real(path: str | os.PathLike) -> str:
@@ -145,7 +154,7 @@ def _expand(spec: str | os.PathLike, outdir_real: str) -> list[tuple[Path, Path]
     path = Path(spec)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if _is_candidate(p) and not _inside(p, outdir_real))
-        return [(p, path) for p in files] or f"folder has no images ({', '.join(sorted(READABLE_SUFFIXES))})"
+        return [(p, path) for p in files] or f"folder has no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
     if path.exists() or path.is_symlink():
         return [(path, path.parent)]
     text = str(spec)
@@ -260,6 +269,12 @@ def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
     return value, time.perf_counter() - start
 
 
+def _write(picture: Picture, output: Path, *, format: str | None, quality: int | None) -> float:
+    """Save ``picture`` at ``output`` (its folder made first); the seconds it took."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return _timed(lambda: save(output, picture, format=format, quality=quality))[1]
+
+
 class _BestEffortLog:
     """The ``--log`` file: one JSON line per item, written while it can be. A write that fails (a full
     disk, a vanished mount) drops the log with one warning; the images, which matter, go on."""
@@ -311,6 +326,164 @@ class _InlinePool:
         return None
 
 
+def _settle_before_running(plan: list[_Planned], overwrite: bool) -> tuple[dict[int, ItemResult], list[int]]:
+    """Results known before any model work (planning problems, existing outputs), and the items left to run."""
+    settled: dict[int, ItemResult] = {}
+    runnable: list[int] = []
+    for index, item in enumerate(plan):
+        if item.problem is not None:
+            settled[index] = ItemResult(item.input, item.output, "failed", reason=item.problem)
+            continue
+        try:
+            exists = item.output.exists()
+        except OSError as exc:  # a path the file system cannot even look up fails this item alone
+            settled[index] = ItemResult(item.input, item.output, "failed", reason=_reason(exc))
+            continue
+        if exists and not overwrite:
+            settled[index] = ItemResult(item.input, item.output, "skipped", reason="output exists")
+        else:
+            runnable.append(index)
+    return settled, runnable
+
+
+def _remove_stale_temp_files(plan: list[_Planned]) -> None:
+    """Leftovers of an earlier run killed mid-write (SIGKILL, power loss) go before this one starts."""
+    for folder in sorted({item.output.parent for item in plan if item.output is not None and item.problem is None}):
+        remove_stale_temp_files(folder)
+
+
+class _Report:
+    """Where finished items go: the results by input index, a ``--log`` line and the progress bar (failures are
+    listed once, in the summary's report)."""
+
+    def __init__(self, total: int, log: _BestEffortLog | None, show: bool) -> None:
+        from tqdm import tqdm
+
+        self.total, self.log, self.show = total, log, show
+        self.results: dict[int, ItemResult] = {}
+        self.bar = tqdm(total=total, unit="img", disable=not show, dynamic_ncols=True)
+
+    def finish(self, index: int, result: ItemResult) -> None:
+        self.results[index] = result
+        if self.log is not None:
+            self.log.write_line(result.as_json())
+        self.bar.update(1)
+
+    def summary(self) -> BatchSummary:
+        return BatchSummary([self.results[index] for index in range(self.total)])
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.log is not None:
+            self.log.close()
+
+
+class _TileBar:
+    """A second progress bar, shown only while one image takes more than one tile; a ``progress(done, total)``."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if total <= 1:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="tile", leave=False, position=1, dynamic_ncols=True)
+        self.bar.update(done - self.bar.n)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        bar, self.bar = self.bar, None
+        if bar is not None:
+            bar.close()
+
+
+@contextlib.contextmanager
+def _tile_bar_on(upscaler: ArrayUpscaler, enabled: bool) -> Iterator[None]:
+    """Point the upscaler's ``progress`` at a tile bar while the batch runs, when nobody else listens to it."""
+    borrowed = enabled and getattr(upscaler, "progress", False) is None
+    tiles = _TileBar()
+    if borrowed:
+        upscaler.progress = tiles
+    try:
+        yield
+    finally:
+        if borrowed:
+            upscaler.progress = None
+        tiles.close()
+
+
+class _Pipeline:
+    """Decodes run ahead on the pool, the network on the calling thread, encodes behind on the pool.
+
+    At most ``max(1, workers)`` decoded images wait for the network and as many upscaled ones wait to be
+    written, which bounds the memory held whatever the batch size. Each item ends in ``finish``.
+    """
+
+    def __init__(
+        self,
+        plan: list[_Planned],
+        upscaler: ArrayUpscaler,
+        workers: int,
+        decode: Callable[[Path], Picture],
+        encode: Callable[[Picture, Path], float],
+        finish: Callable[[int, ItemResult], None],
+    ) -> None:
+        self.plan, self.upscaler, self.decode, self.encode, self.finish = plan, upscaler, decode, encode, finish
+        self.depth = max(1, workers)
+        self.pool = (ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-io") if workers > 0
+                     else _InlinePool())
+        self.decodes: collections.deque[tuple[int, Future]] = collections.deque()
+        self.encodes: collections.deque[tuple[int, float, Future]] = collections.deque()
+
+    def run(self, runnable: Iterable[int]) -> None:
+        pending = iter(runnable)
+        try:
+            self._decode_ahead(pending)
+            while self.decodes:
+                index, decoded = self.decodes.popleft()
+                self._decode_ahead(pending)
+                self._upscale(index, decoded)
+                while len(self.encodes) > self.depth:
+                    self._collect(self.encodes.popleft())
+            while self.encodes:
+                self._collect(self.encodes.popleft())
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _decode_ahead(self, pending: Iterator[int]) -> None:
+        while len(self.decodes) < self.depth:
+            index = next(pending, None)
+            if index is None:
+                return
+            decoded = self.pool.submit(_timed, functools.partial(self.decode, self.plan[index].input))
+            self.decodes.append((index, decoded))
+
+    def _upscale(self, index: int, decoded: Future) -> None:
+        item = self.plan[index]
+        try:
+            picture, seconds = decoded.result()
+            upscaled, model_seconds = _timed(lambda: self.upscaler.upscale_array(picture.pixels))
+            output_picture = picture.with_pixels(upscaled)
+        except Exception as exc:
+            self.finish(index, ItemResult(item.input, item.output, "failed", reason=_reason(exc)))
+            return
+        written = self.pool.submit(self.encode, output_picture, item.output)
+        self.encodes.append((index, seconds + model_seconds, written))
+
+    def _collect(self, entry: tuple[int, float, Future]) -> None:
+        index, seconds, written = entry
+        item = self.plan[index]
+        try:
+            seconds += written.result()
+            self.finish(index, ItemResult(item.input, item.output, "ok", seconds))
+        except Exception as exc:
+            self.finish(index, ItemResult(item.input, item.output, "failed", seconds, _reason(exc)))
+
+
 def upscale_paths(
     inputs: Sequence[str | os.PathLike],
     outdir: str | os.PathLike,
@@ -333,110 +506,22 @@ def upscale_paths(
     ``workers``: decode/encode threads (0: everything on the calling thread).
     Raises DataError only when the output folder itself cannot be created or written.
     """
-    from tqdm import tqdm
-
     outdir = Path(outdir)
     if format is not None:
         format_for_path("x.png", format)  # an unknown format is an up-front error, not N failures
     plan = plan_batch(inputs, outdir, format=format, suffix=suffix)
     _check_outdir(outdir)
-    # Leftovers of an earlier run that was killed mid-write (SIGKILL, power loss) go before this one starts.
-    for folder in sorted({item.output.parent for item in plan if item.output is not None and item.problem is None}):
-        remove_stale_temp_files(folder)
-    results: dict[int, ItemResult] = {}
-    runnable: list[int] = []
-    for index, item in enumerate(plan):
-        if item.problem is not None:
-            results[index] = ItemResult(item.input, item.output, "failed", reason=item.problem)
-            continue
-        try:
-            exists = item.output.exists()
-        except OSError as exc:  # a path the file system cannot even look up fails this item alone
-            results[index] = ItemResult(item.input, item.output, "failed", reason=_reason(exc))
-            continue
-        if exists and not overwrite:
-            results[index] = ItemResult(item.input, item.output, "skipped", reason="output exists")
-        else:
-            runnable.append(index)
-
+    _remove_stale_temp_files(plan)
+    settled, runnable = _settle_before_running(plan, overwrite)
     log = _BestEffortLog.open(log_path, warn=lambda text: print(text, file=sys.stderr))
-    bar = tqdm(total=len(plan), unit="img", disable=not progress, dynamic_ncols=True)
-    tile_bar: list[Any] = []  # a second bar, only while an image takes more than one tile
-
-    def tile_progress(done: int, total: int) -> None:
-        if total <= 1:
-            return
-        if not tile_bar:
-            tile_bar.append(tqdm(total=total, unit="tile", leave=False, position=1, dynamic_ncols=True))
-        tile_bar[0].update(done - tile_bar[0].n)
-        if done >= total:
-            tile_bar.pop().close()
-
-    # The engine reports tiles through its ``progress`` attribute; borrow it for the batch's duration.
-    borrow_progress = progress and getattr(upscaler, "progress", False) is None
-    if borrow_progress:
-        upscaler.progress = tile_progress
-
-    def finish(index: int, result: ItemResult) -> None:
-        results[index] = result
-        if log is not None:
-            log.write_line(result.as_json())
-        bar.update(1)  # failures are listed once, in the summary's report()
-
-    def encode(picture: Picture, output: Path) -> float:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        return _timed(lambda: save(output, picture, format=format, quality=quality))[1]
-
-    for index, result in results.items():
-        finish(index, result)
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-io") if workers > 0 else _InlinePool()
-    decodes: collections.deque[tuple[int, Future]] = collections.deque()
-    encodes: collections.deque[tuple[int, float, Future]] = collections.deque()
-    pending = iter(runnable)
-
-    def top_up_decodes() -> None:
-        while len(decodes) < max(1, workers):
-            index = next(pending, None)
-            if index is None:
-                return
-            decodes.append((index, pool.submit(_timed, lambda path=plan[index].input: load(path, max_pixels=max_pixels))))
-
-    def collect(encode_entry: tuple[int, float, Future]) -> None:
-        index, seconds, future = encode_entry
-        item = plan[index]
-        try:
-            seconds += future.result()
-            finish(index, ItemResult(item.input, item.output, "ok", seconds))
-        except Exception as exc:
-            finish(index, ItemResult(item.input, item.output, "failed", seconds, _reason(exc)))
-
+    report = _Report(len(plan), log, show=progress)
     try:
-        top_up_decodes()
-        while decodes:
-            index, future = decodes.popleft()
-            top_up_decodes()
-            item = plan[index]
-            try:
-                picture, seconds = future.result()
-                upscaled, model_seconds = _timed(lambda: upscaler.upscale_array(picture.pixels))
-                output_picture = picture.with_pixels(upscaled)
-            except Exception as exc:
-                finish(index, ItemResult(item.input, item.output, "failed", reason=_reason(exc)))
-                continue
-            encodes.append((index, seconds + model_seconds, pool.submit(encode, output_picture, item.output)))
-            # Bound the finished-but-unwritten images held in memory.
-            while len(encodes) > max(1, workers):
-                collect(encodes.popleft())
-        while encodes:
-            collect(encodes.popleft())
+        for index, result in settled.items():
+            report.finish(index, result)
+        with _tile_bar_on(upscaler, enabled=progress):
+            decode = functools.partial(load, max_pixels=max_pixels)
+            encode = functools.partial(_write, format=format, quality=quality)
+            _Pipeline(plan, upscaler, workers, decode, encode, report.finish).run(runnable)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if borrow_progress:
-            upscaler.progress = None
-        while tile_bar:
-            tile_bar.pop().close()
-        bar.close()
-        if log is not None:
-            log.close()
-    return BatchSummary([results[index] for index in range(len(plan))])
+        report.close()
+    return report.summary()

@@ -1,20 +1,22 @@
 """How much memory a forward needs, how much is free, and which tile side fits.
 
-The estimate is deliberately rough: activation elements per LR pixel for each architecture, times the
-element size, plus a quadratic term for attention that materialises a (queries x keys) matrix. A tile
-chosen from it that still does not fit is caught by the out-of-memory retry in
-:mod:`restore.engine.tiling`, so the estimate only has to be right to within a factor of about two.
+What a forward needs is the arch's to say (``ArchSpec.memory``, a :class:`restore.archs.memory.MemoryModel`:
+activation elements per LR pixel times the element size, plus a quadratic term for attention). A tile chosen
+from it that still does not fit is caught by the out-of-memory retry in :mod:`restore.engine.tiling`, so the
+estimate only has to be right to within a factor of about two.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from restore.archs import spec
+from restore.archs.memory import SAFETY_FACTOR, MemoryModel, plain_conv_net
+from restore.engine.tile_option import MIN_TILE
 from restore.errors import RestoreError
 
 __all__ = [
@@ -33,10 +35,6 @@ CPU_BUDGET_FRACTION = 0.5
 # Tiles are multiples of this: conv kernels and tensor cores prefer aligned sizes, and it keeps the
 # automatic choice stable when free memory fluctuates a little.
 TILE_ALIGNMENT = 16
-MIN_TILE = 16
-# The estimates below are peaks of live activations; this covers what they leave out (weights,
-# workspace of the conv algorithms, the input and output copies of the tile).
-SAFETY_FACTOR = 1.5
 
 _OOM_MESSAGES = ("out of memory", "not enough memory", "defaultcpuallocator", "failed to allocate")
 
@@ -45,58 +43,15 @@ class EngineOutOfMemoryError(RestoreError):
     """Even the smallest tile does not fit in the memory of the device."""
 
 
-@dataclass(frozen=True)
-class MemoryModel:
-    """Peak bytes of one forward: ``linear * pixels + quadratic * pixels**2 + constant`` per batch item.
-
-    ``pixels`` is the LR pixel count of the tile. ``linear`` covers convolutional feature maps,
-    ``quadratic`` attention matrices over all positions, ``constant`` fixed-size buffers.
-    """
-
-    linear: float
-    quadratic: float = 0.0
-    constant: float = 0.0
-    # A side beyond which tiles only get slower, whatever the memory (None: no such limit).
-    max_tile: int | None = None
-
-    def bytes_for(self, height: int, width: int, batch: int = 1) -> float:
-        pixels = float(height) * float(width)
-        per_item = self.linear * pixels + self.quadratic * pixels * pixels + self.constant
-        return SAFETY_FACTOR * batch * per_item
-
-
 def memory_model_for(arch: str | None, scale: int, config: Mapping[str, Any], element_size: int) -> MemoryModel:
-    """The :class:`MemoryModel` of ``arch`` at ``scale`` with hyperparameters ``config``.
+    """The :class:`MemoryModel` of ``arch`` at ``scale`` with hyperparameters ``config`` (the arch's spec says it).
 
-    Counts are activation elements per LR pixel. The upsampler tail dominates at x4: its last conv
-    output (``4 * n_feats`` channels at half the output resolution) and the pixel-shuffled result
-    (``n_feats`` channels at full resolution) are alive together, ``2 * s**2 * n_feats`` per LR pixel.
-    An unknown arch (a user's module) is costed like RCAN at its default width.
+    A network of no registered arch (``arch`` None: a user's module) is costed as a plain residual conv net
+    of 64 features.
     """
-    arch = (arch or "rcan").lower()
-    image_elements = 3 * (1 + 2 * scale * scale)  # input, output, and the float copy made on the way out
-    if arch == "bicubic":
-        # imresize works in float64 and keeps the input, the half-resized and the resized planes. A 4-tap
-        # filter gains nothing from big tiles, and 256-pixel tiles keep its float64 copies small.
-        return MemoryModel(linear=8.0 * 3 * (1 + scale + scale * scale) * 2, max_tile=256)
-    if arch == "rdn":
-        g0, depth, convs, growth = (config.get(k, d) for k, d in (("G0", 64), ("D", 16), ("C", 8), ("G", 64)))
-        body = depth * g0 + g0 + convs * growth + 2 * g0  # every block's output is kept for global fusion
-        return MemoryModel(linear=element_size * (body + 2 * scale * scale * g0 + image_elements))
-    n_feats = int(config.get("n_feats", 64))
-    tail = 2 * scale * scale * n_feats
-    if arch == "san":
-        # Each quadrant attends from all its positions to its 2x2-pooled positions: (N/4) x (N/16) logits per
-        # quadrant, four quadrants run one after another, and the softmax keeps a copy.
-        return MemoryModel(
-            linear=element_size * (8 * n_feats + tail + image_elements),
-            quadratic=element_size * 2 / 64,
-        )
-    if arch == "rnan":
-        # The mask branch keeps an encoder-decoder's worth of maps; its non-local block works in bands of a
-        # fixed size (see restore.blocks.nonlocal_attention).
-        return MemoryModel(linear=element_size * (12 * n_feats + tail + image_elements), constant=2 * 64 * 2**20)
-    return MemoryModel(linear=element_size * (6 * n_feats + tail + image_elements))
+    if arch is None:
+        return plain_conv_net(scale, 64, element_size)
+    return spec(arch).memory_model(scale, config, element_size)
 
 
 def _meminfo_available_bytes(meminfo: Path = Path("/proc/meminfo")) -> int | None:

@@ -23,6 +23,8 @@ import warnings
 import torch
 from torch import nn
 
+from restore.errors import SettingsError
+
 __all__ = ["PrecisionWarning", "memory_format_for", "prepare_model", "resolve_device", "resolve_precision"]
 
 _ALIASES = {
@@ -53,9 +55,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise SettingsError(f"unknown device {device!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available (use device='cpu' or 'auto')")
+        raise SettingsError(f"device {device!r} requested but CUDA is not available (use device='cpu' or 'auto')")
     return resolved
 
 
@@ -71,7 +76,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """The dtype the network runs in: ``precision`` is auto, fp32, fp16 or bf16 (or their torch names)."""
     key = _ALIASES.get(str(precision).lower())
     if key is None:
-        raise ValueError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
+        raise SettingsError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
     if device.type not in ("cuda", "mps"):
         if key in ("fp16", "bf16"):
             warnings.warn(

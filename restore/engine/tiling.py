@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from restore.engine.memory import MIN_TILE, EngineOutOfMemoryError, is_out_of_memory
+from restore.engine.memory import EngineOutOfMemoryError, is_out_of_memory
+from restore.engine.tile_option import MIN_TILE
+from restore.errors import SettingsError
 
 __all__ = ["DEFAULT_OVERLAP", "TileLayout", "axis_starts", "axis_weights", "tiled_forward"]
 
@@ -130,7 +132,7 @@ def _run_layout(
             result = model(tile).to(device="cpu", dtype=torch.float32)
             expected = (batch, layout.tile_height * scale, layout.tile_width * scale)
             if (result.shape[0], *result.shape[-2:]) != expected:
-                raise ValueError(
+                raise SettingsError(
                     f"the model maps a {tuple(tile.shape)} tile to {tuple(result.shape)}, not x{scale} as expected"
                 )
             if single:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from restore.archs import spec
 from restore.engine.alpha import fill_transparent_colour
 from restore.engine.memory import (
     MemoryModel,
@@ -43,6 +44,7 @@ from restore.engine.precision import memory_format_for, prepare_model, resolve_d
 from restore.engine.resample import FloatBicubic, resize_to
 from restore.engine.tiling import DEFAULT_OVERLAP, Progress, tiled_forward
 from restore.ensemble import self_ensemble as ensemble_forward
+from restore.errors import SettingsError
 
 __all__ = ["Upscaler"]
 
@@ -70,6 +72,10 @@ class Upscaler:
         compile: wrap the network in ``torch.compile``.
         outscale: final scale if not ``scale`` (e.g. 3.5 with a x4 model): the model's output is resized.
         progress: ``progress(done, total)`` after every tile of the colour planes.
+
+    A setting it cannot use (tile, outscale, device, precision, a module that is not ``scale`` times larger)
+    raises :class:`restore.errors.SettingsError`; an unknown model or missing weights, a ``WeightsError``.
+    Both are ``RestoreError``s, whose message is meant for the user.
     """
 
     def __init__(
@@ -88,9 +94,9 @@ class Upscaler:
         progress: Progress | None = None,
     ) -> None:
         if tile != "auto" and tile is not None and (not isinstance(tile, int) or tile < 1):
-            raise ValueError(f"tile must be 'auto', None or a positive int, got {tile!r}")
+            raise SettingsError(f"tile must be 'auto', None or a positive int, got {tile!r}")
         if outscale is not None and outscale <= 0:
-            raise ValueError(f"outscale must be positive, got {outscale}")
+            raise SettingsError(f"outscale must be positive, got {outscale}")
         self.scale = int(scale)
         self.tile = tile
         self.overlap = int(overlap)
@@ -103,6 +109,8 @@ class Upscaler:
         self.dtype = resolve_precision(precision, self.device)
         self.memory_format = memory_format_for(self.device)
         self.network, self.model_name, self.arch, self.config = self._load(model, self.scale, weights)
+        # A network that rounds its input to 8 bits (the bicubic baseline) runs unrounded on deeper images.
+        self._rounds_input = self.arch is not None and spec(self.arch).rounds_input
         self._runners: dict[tuple[bool, torch.dtype], Callable[[Tensor], Tensor]] = {}
 
     @staticmethod
@@ -130,7 +138,7 @@ class Upscaler:
 
     def _runner(self, deep: bool) -> Callable[[Tensor], Tensor]:
         dtype = self._dtype_for(deep)
-        key = (deep and self.arch == "bicubic", dtype)
+        key = (deep and self._rounds_input, dtype)
         if key not in self._runners:
             network = FloatBicubic(self.scale) if key[0] else self.network
             prepared = prepare_model(network, self.device, dtype, compile=self.compile)

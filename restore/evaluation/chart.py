@@ -14,17 +14,17 @@ from restore.evaluation.published import published_scores
 
 __all__ = ["chart_figure", "write_chart"]
 
-_ZOO_ARCHS = {"bicubic": "bicubic", "RCAN": "rcan", "RDN": "rdn", "RNAN": "rnan", "SAN": "san"}
 # symlog keeps bicubic's 0 parameters on the axis beside networks of millions.
 _LINEAR_THRESHOLD = 1e3
 
 
 def _published_points(dataset: str, scale: int) -> list[tuple[str, int, float]]:
+    from restore.archs import published_archs
     from restore.zoo import count_params
 
     points = []
     for row in published_scores(dataset, scale):
-        arch = _ZOO_ARCHS.get(row.method)
+        arch = published_archs().get(row.method)
         if arch is not None:
             points.append((row.method, count_params(arch, scale), row.psnr))
     return points

@@ -11,6 +11,7 @@ from restore.evaluation.benchmark import PROTOCOL, BenchmarkRun, SetResult
 from restore.evaluation.published import published_gaps, published_notes, published_scores, published_sources
 from restore.io.atomic import atomic_writer
 from restore.io.strict_json import strict_dumps
+from restore.zoo import format_params
 
 __all__ = ["write_json", "write_csv", "write_summary", "write_report", "summary_markdown"]
 
@@ -44,10 +45,6 @@ def write_csv(run: BenchmarkRun, path: str | os.PathLike) -> Path:
     return _write_text(path, buffer.getvalue())
 
 
-def _params_text(params: int) -> str:
-    return "0" if params == 0 else f"{params / 1e6:.2f} M"
-
-
 def _measured_table(run: BenchmarkRun) -> list[str]:
     lpips_header = " LPIPS |" if run.lpips_computed else ""
     lines = [f"| model | dataset | scale | PSNR | SSIM |{lpips_header} params | s / image | total s |",
@@ -55,7 +52,7 @@ def _measured_table(run: BenchmarkRun) -> list[str]:
     for result in run.results:
         lpips_cell = f" {result.lpips:.4f} |" if run.lpips_computed else ""
         lines.append(f"| {result.model} | {result.dataset} | x{result.scale} | {result.psnr:.2f} | {result.ssim:.4f} |"
-                     f"{lpips_cell} {_params_text(result.params)} | {result.seconds_per_image:.3f} | "
+                     f"{lpips_cell} {format_params(result.params)} | {result.seconds_per_image:.3f} | "
                      f"{result.seconds:.2f} |")
     return lines
 

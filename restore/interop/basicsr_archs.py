@@ -1,7 +1,7 @@
 """Register restore's architectures in BasicSR's ARCH_REGISTRY, so a BasicSR option file can build them.
 
-Names are prefixed (``RestoreRCAN``, ``RestoreRDN``, ``RestoreRNAN``, ``RestoreSAN``) so they never clash
-with BasicSR's own ``RCAN``. Option keys are our builder's: ``scale`` plus the official hyperparameter
+Each arch's spec names it (``ArchSpec.basicsr_name``: ``RestoreRCAN``, ``RestoreRDN``, ...), prefixed so it
+never clashes with BasicSR's own ``RCAN``. Option keys are our builder's: ``scale`` plus the official hyperparameter
 names, e.g.::
 
     network_g:
@@ -19,7 +19,12 @@ from collections.abc import Callable
 
 from torch import nn
 
-BASICSR_NAMES = {"rcan": "RestoreRCAN", "rdn": "RestoreRDN", "rnan": "RestoreRNAN", "san": "RestoreSAN"}
+
+def basicsr_names() -> dict[str, str]:
+    """restore arch name -> the name it is registered under in BasicSR, for every bridged arch."""
+    from restore.archs import specs
+
+    return {arch.name: arch.basicsr_name for arch in specs() if arch.basicsr_name}
 
 
 def _builder(arch: str, registered_name: str) -> Callable[..., nn.Module]:
@@ -30,18 +35,18 @@ def _builder(arch: str, registered_name: str) -> Callable[..., nn.Module]:
 
     build.__name__ = registered_name
     build.__qualname__ = registered_name
-    build.__doc__ = f"restore's {arch.upper()} for BasicSR: build_model({arch!r}, scale, **hyperparameters)."
+    build.__doc__ = f"restore's {arch} for BasicSR: build_model({arch!r}, scale, **hyperparameters)."
     return build
 
 
 def register_basicsr_archs():
-    """Register the four archs (idempotent) and return BasicSR's ARCH_REGISTRY."""
+    """Register every bridged arch (idempotent) and return BasicSR's ARCH_REGISTRY."""
     from restore.interop.basicsr_compat import import_basicsr
 
     import_basicsr()
     from basicsr.utils.registry import ARCH_REGISTRY
 
-    for arch, name in BASICSR_NAMES.items():
+    for arch, name in basicsr_names().items():
         if name not in ARCH_REGISTRY:
             ARCH_REGISTRY.register(_builder(arch, name))
     return ARCH_REGISTRY

@@ -31,6 +31,7 @@ from restore.errors import DataError
 from restore.io.atomic import atomic_writer
 from restore.io.deep import decode_png_deep, decode_tiff_deep, encode_png, encode_tiff_deep
 from restore.io.tiff_compression import compression_of_tag, pillow_compression
+from restore.io.suffixes import FORMATS
 from restore.io.orientation import apply_orientation, normalise_exif, read_orientation, reset_orientation
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
 # Pillow's own decompression-bomb threshold: a 13k x 13k photo passes, a forged header does not.
 DEFAULT_MAX_PIXELS = 178_956_970
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-# file suffix -> format name used by save()
-FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff"}
 _PILLOW_FORMAT = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 _DEFAULT_QUALITY = {"jpeg": 95, "webp": 90, "png": 6}
 # PNG IHDR colour type -> channels, for the 16-bit check Pillow cannot answer (it reports 16-bit

@@ -16,12 +16,12 @@ import torch
 
 from restore.errors import DataError
 from restore.io.image import read_image
+from restore.io.suffixes import IMAGE_SUFFIXES
 from restore.metrics.imresize import modcrop
 from restore.metrics.psnr_ssim import SSIM_WINDOW, psnr, ssim
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "pair_images", "score_folder"]
+__all__ = ["list_images", "pair_images", "score_folder"]
 
-IMAGE_SUFFIXES = frozenset({".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"})
 _SEPARATORS = "_-. "
 _MAX_NAMES_SHOWN = 10
 

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from restore.errors import DataError
+from restore.io.suffixes import IMAGE_SUFFIXES
 from restore.paths import cache_dir
 
 CACHE_VERSION = 1
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 def list_images(root: Path, folders: list[str]) -> list[str]:

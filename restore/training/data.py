@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from restore.paths import cache_dir
-from restore.training.options import IMAGE_SUFFIXES
+from restore.io.suffixes import IMAGE_SUFFIXES
 
 CACHE_VERSION = 1
 

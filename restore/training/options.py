@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from restore.errors import RestoreError
+from restore.io.suffixes import IMAGE_SUFFIXES
 from restore.paths import REPO_ROOT, data_root
 
 
@@ -21,7 +22,6 @@ class OptionsError(RestoreError):
     """The options file is wrong; the message names the field and the problem."""
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
 
 @dataclass
@@ -161,10 +161,11 @@ def resolve_repo_path(path: str | Path) -> Path:
 
 def validate(options: Options, root: Path | None = None) -> None:
     """Fail before training on anything that would fail later."""
-    from restore.archs import build_model, list_archs
+    from restore.archs import build_model, specs
 
-    if options.arch not in list_archs() or options.arch == "bicubic":
-        raise OptionsError(f"unknown arch {options.arch!r}; trainable archs: rcan, rdn, rnan, san")
+    trainable = [arch.name for arch in specs() if arch.learned]
+    if options.arch not in trainable:
+        raise OptionsError(f"unknown arch {options.arch!r}; trainable archs: {', '.join(trainable)}")
     if options.scale not in (2, 3, 4):
         raise OptionsError(f"scale must be 2, 3 or 4, got {options.scale}")
     try:

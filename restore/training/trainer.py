@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from restore.archs import spec
 from restore.errors import RestoreError
 from restore.training.data import PatchCache, PatchSampler
 from restore.training.ema import ModelEMA
@@ -33,10 +34,6 @@ from restore.training.schedule import learning_rate
 CHECKPOINT_PREFIX = "checkpoint_"
 
 
-def _upsampler_prefixes(arch: str) -> tuple[str, ...]:
-    return ("UPNet.",) if arch == "rdn" else ("tail.",)
-
-
 def init_from_checkpoint(model: nn.Module, path: str | Path, arch: str, log: Callable[[str], None] = print) -> None:
     """Start from another run's weights (e.g. the x2 body for an x4 model).
 
@@ -45,7 +42,7 @@ def init_from_checkpoint(model: nn.Module, path: str | Path, arch: str, log: Cal
     """
     state = load_weights_file(path)
     own = model.state_dict()
-    prefixes = _upsampler_prefixes(arch)
+    prefixes = spec(arch).upsampler_prefixes
     problems = [k for k in own if k not in state and not k.startswith(prefixes)]
     problems += [k for k in state if k not in own]
     problems += [k for k in own if k in state and state[k].shape != own[k].shape and not k.startswith(prefixes)]
