@@ -73,7 +73,7 @@ def models_markdown() -> str:
         scale = f"x{row['scale']}" if row["scale"] is not None else "–"
         cells = [_name_cell(row), row["task"], scale, row["arch"], _params_cell(row["params"]), _weights_cell(row)]
         # Only the paper configurations borrow the papers' numbers; bicubic shows its own measurement.
-        borrow = row["card"] is None and row["arch"] != "bicubic"
+        borrow = row["card"] is None and row.get("needs_weights") is not False
         cells += [_metric_cell(row["metrics"], name, papers.get((row["arch"], name, row["scale"])) if borrow else None)
                   for name in TABLE_SETS]
         lines.append("| " + " | ".join(cells) + " |")
