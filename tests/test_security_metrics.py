@@ -78,8 +78,9 @@ def test_bench_json_is_strict_for_identical_images(tmp_path: Path, capsys) -> No
         raise AssertionError(f"non-standard JSON constant {constant}")
 
     payload = json.loads(text, parse_constant=refuse)
-    assert payload["psnr"] is None and payload["images"][0]["psnr"] is None and payload["ssim"] == 1.0
-    assert "identical" in payload["notes"][0] and "/images/0/psnr" in payload["notes"][0]
+    (row,) = payload["results"]  # a --sr-dir run is one result row, like a --model run's
+    assert row["psnr"] is None and row["images"][0]["psnr"] is None and row["ssim"] == 1.0
+    assert "identical" in payload["notes"][0] and "/results/0/images/0/psnr" in payload["notes"][0]
 
 
 def test_strict_json_writes_null_and_a_note_for_non_finite_values() -> None:
