@@ -98,6 +98,18 @@ def module_channels(module: torch.nn.Module) -> int:
     return next(p for p in module.parameters() if p.dim() == 4).shape[1]
 
 
+@pytest.mark.parametrize("arch", ["rnan", "san"])
+def test_whole_networks_give_the_same_output_on_their_export_paths(arch):
+    network = tiny_network(arch)
+    for height, width in [(3, 10), (9, 7)]:
+        lr = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(height)) * 255
+        with torch.no_grad():
+            fast = network(lr)
+            with traceable():
+                plain = network(lr)
+        torch.testing.assert_close(plain, fast, rtol=1e-4, atol=1e-3)
+
+
 # ---------------------------------------------------------------- every arch in onnxruntime
 
 
