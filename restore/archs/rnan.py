@@ -113,6 +113,7 @@ SPEC = register(ArchSpec(
     fingerprint=re.compile(r"^body_nl_low\."),
     upsampler_prefixes=("tail.",),
     memory=_memory,
+    exported_quadratic=2 * 4,  # the exported graph forms each non-local matrix whole: logits and softmax, float32
     basicsr_name="RestoreRNAN",
     published_key="RNAN",
 ))

@@ -51,6 +51,8 @@ class ArchSpec:
         rounds_input: whether the network rounds its input to 8 bits (exact on 8-bit images only; the engine
             swaps in an unrounded form for deeper ones).
         scales: the scales it is built at (the zoo lists one entry per scale).
+        exported_quadratic: bytes per squared LR pixel that its exported graph (ONNX, plain-ops paths) adds to
+            ``memory``'s model: attention that the fast path forms in bands is formed whole there.
     """
 
     name: str
@@ -66,6 +68,7 @@ class ArchSpec:
     learned: bool = True
     rounds_input: bool = False
     scales: tuple[int, ...] = (2, 3, 4)
+    exported_quadratic: float = 0.0
 
     def __post_init__(self) -> None:
         if self.name != self.name.lower():

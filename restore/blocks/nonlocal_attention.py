@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from restore.blocks.traceable import use_traceable_paths
+
 # Default size of one band of the attention matrix; small enough to stay cache/RAM friendly, large
 # enough that the per-band matmuls stay efficient.
 DEFAULT_BAND_BYTES = 64 * 2**20
@@ -54,11 +56,14 @@ def query_softmax_attention(query: Tensor, key: Tensor, value: Tensor, band: int
 
     ``query`` and ``key`` are (B, E, N) (channels first, as the 1x1 convs produce them), ``value`` is
     (B, N, D). Without gradients: the fused-kernel path by default, or bands of ``band`` rows/columns of the logit
-    matrix when ``band`` is given. When autograd records (training), the matrix is formed whole (see the module doc).
+    matrix when ``band`` is given. When autograd records (training) or a graph is being exported (the band count
+    depends on the size, see :mod:`restore.blocks.traceable`), the matrix is formed whole (see the module doc):
+    an exported graph needs (B N^2) floats twice for it.
 
     Shape: (B, E, N), (B, E, N), (B, N, D) -> (B, N, D).
     """
-    if torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value)):
+    recording = torch.is_grad_enabled() and any(t.requires_grad for t in (query, key, value))
+    if recording or use_traceable_paths():
         return torch.bmm(torch.softmax(torch.bmm(query.transpose(1, 2), key), dim=1), value)
     query_rows = query.transpose(1, 2)
     if band is None:

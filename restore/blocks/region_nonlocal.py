@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from restore.blocks.second_order_attention import SecondOrderChannelAttention
+from restore.blocks.traceable import use_traceable_paths
 
 # Each quadrant must keep at least one key after the 2x2 max-pool, so each side needs >= 2 * 2 pixels.
 MIN_REGION_SIDE = 4
@@ -63,6 +64,8 @@ class RegionNonLocal(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
+        if use_traceable_paths():
+            return self._traceable_forward(x)
         pad_bottom = max(0, MIN_REGION_SIDE - height)
         pad_right = max(0, MIN_REGION_SIDE - width)
         if pad_bottom or pad_right:
@@ -76,3 +79,24 @@ class RegionNonLocal(nn.Module):
         top = torch.cat([self.non_local(x[:, :, :mid_h, :mid_w]), self.non_local(x[:, :, :mid_h, mid_w:])], dim=3)
         bottom = torch.cat([self.non_local(x[:, :, mid_h:, :mid_w]), self.non_local(x[:, :, mid_h:, mid_w:])], dim=3)
         return torch.cat([top, bottom], dim=2)
+
+    def _traceable_forward(self, x: Tensor) -> Tensor:
+        """:meth:`forward` without a branch on the size (a zero pad changes nothing), for graph export.
+
+        Splits with explicit sizes instead of slices, so the traced quadrant sizes are plain sums and
+        differences of the input's sides, with no clamping of slice bounds for the tracer to reason about.
+        """
+        height, width = x.shape[-2:]
+        pad_bottom = torch.sym_max(MIN_REGION_SIDE - height, 0)
+        pad_right = torch.sym_max(MIN_REGION_SIDE - width, 0)
+        padded = F.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")
+        padded_height, padded_width = height + pad_bottom, width + pad_right
+        rows = [padded_height // 2, padded_height - padded_height // 2]
+        cols = [padded_width // 2, padded_width - padded_width // 2]
+        halves = [
+            torch.cat([self.non_local(quadrant) for quadrant in torch.split(half, cols, dim=3)], dim=3)
+            for half in torch.split(padded, rows, dim=2)
+        ]
+        attended = torch.cat(halves, dim=2)
+        attended = torch.split(attended, [height, pad_bottom], dim=2)[0]
+        return torch.split(attended, [width, pad_right], dim=3)[0]

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from restore.blocks.conv import ResBlock
 from restore.blocks.nonlocal_attention import NonLocalBlock
+from restore.blocks.traceable import use_traceable_paths
 
 
 class TrunkBranch(nn.Module):
@@ -55,6 +56,10 @@ class MaskBranch(nn.Module):
     def _down_up(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
         pad_bottom, pad_right = height % 2, width % 2
+        if use_traceable_paths():
+            # No branch on the size for an exported graph: a zero pad and a full crop change nothing.
+            padded = F.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")
+            return self.MB_Up(self.MB_RB2(self.MB_Down(padded)))[:, :, :height, :width]
         if pad_bottom or pad_right:
             x = F.pad(x, (0, pad_right, 0, pad_bottom), mode="replicate")
         up = self.MB_Up(self.MB_RB2(self.MB_Down(x)))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from restore.blocks.traceable import use_traceable_paths
+
 # The official SOCA looks at a window of at most this many rows/columns (see ``official_covariance_window``).
 COVARIANCE_WINDOW = 1000
 
@@ -46,6 +48,44 @@ def covariance_pool(x: Tensor) -> Tensor:
     features = x.flatten(2)
     centred = features - features.mean(dim=2, keepdim=True)
     return torch.bmm(centred, centred.transpose(1, 2)) / features.shape[2]
+
+
+def _window_range(length: Tensor, other: Tensor, window: int) -> tuple[Tensor, Tensor]:
+    """[start, stop) of :func:`official_covariance_window` along one axis, from the two sides as int64 tensors.
+
+    The axis is cut unless this side is below ``window`` and the other is not exactly ``window`` (the
+    official "crop neither" and "crop the other only" branches). A cut is Python's slice
+    ``[offset : offset + window]`` with ``offset = (length - window) // 2``, negative start included.
+    """
+    offset = torch.div(length - window, 2, rounding_mode="floor")
+    cut = (length >= window) | (other == window)
+    start = torch.where(offset >= 0, offset, (length + offset).clamp(min=0))
+    stop = torch.minimum(offset + window, length)
+    return torch.where(cut, start, torch.zeros_like(start)), torch.where(cut, stop, length)
+
+
+def windowed_covariance_pool(x: Tensor, window: int = COVARIANCE_WINDOW) -> Tensor:
+    """``covariance_pool(official_covariance_window(x, window))`` without a branch on the size.
+
+    The window becomes a 0/1 mask over the positions, computed from the sides as tensors, so an exported graph
+    reproduces every branch of the official crop at any size (see :mod:`restore.blocks.traceable`).
+
+    Shape: (B, C, H, W) -> (B, C, C).
+    """
+    height, width = x.shape[-2:]
+    sides = [torch.scalar_tensor(side, dtype=torch.int64, device=x.device) for side in (height, width)]
+    row_start, row_stop = _window_range(sides[0], sides[1], window)
+    col_start, col_stop = _window_range(sides[1], sides[0], window)
+    rows = torch.arange(height, device=x.device)
+    cols = torch.arange(width, device=x.device)
+    inside_rows = (rows >= row_start) & (rows < row_stop)
+    inside_cols = (cols >= col_start) & (cols < col_stop)
+    mask = (inside_rows[:, None] & inside_cols[None, :]).flatten().to(x.dtype)
+    count = mask.sum()
+    features = x.flatten(2)
+    mean = (features * mask).sum(dim=2, keepdim=True) / count
+    centred = (features - mean) * mask
+    return torch.bmm(centred, centred.transpose(1, 2)) / count
 
 
 def sqrtm_newton_schulz(matrix: Tensor, iterations: int = 5) -> Tensor:
@@ -97,7 +137,11 @@ class SecondOrderChannelAttention(nn.Module):
 
     def channel_weights(self, x: Tensor) -> Tensor:
         """Shape: (B, C, H, W) -> (B, C, 1, 1), values in (0, 1)."""
-        cov_sqrt = sqrtm_newton_schulz(covariance_pool(official_covariance_window(x)), self.iterations)
+        if use_traceable_paths():
+            covariance = windowed_covariance_pool(x)
+        else:
+            covariance = covariance_pool(official_covariance_window(x))
+        cov_sqrt = sqrtm_newton_schulz(covariance, self.iterations)
         descriptor = cov_sqrt.mean(dim=1)
         return self.conv_du(descriptor.view(*descriptor.shape, 1, 1))
 

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train-style": ("restore.cli.train_style", "train a SANet style-transfer model from an options file"),
     "stylize": ("restore.cli.stylize", "transfer the style of paintings onto images (SANet)"),
     "app": ("restore.cli.app", "serve the web app (upscale, style transfer, benchmarks, model cards)"),
+    "export": ("restore.cli.export", "export an SR model to ONNX (dynamic size, RGB in [0, 1])"),
 }
 
 

@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--precision", default="auto", help="auto, fp32, fp16 or bf16")
     model.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     model.add_argument("--compile", action="store_true", help="torch.compile the network (slow start, faster batches)")
+    model.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                       help="run the network in torch (default) or in onnxruntime on the CPU (exported once, cached)")
     output = parser.add_argument_group("output")
     output.add_argument("--outscale", type=_positive_float, metavar="F", help="final size factor (resampled after the model)")
     output.add_argument("--format", choices=("png", "jpg", "webp", "tiff"), help="output format (default: the input's)")
@@ -90,6 +92,7 @@ def _build_upscaler(args: argparse.Namespace, model: str):
         "device": args.device,
         "compile": args.compile,
         "outscale": args.outscale,
+        "backend": args.backend,
     }
     if args.overlap is not None:
         options["overlap"] = args.overlap

@@ -22,6 +22,7 @@ float form for deeper images.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Sequence
@@ -46,7 +47,9 @@ from restore.engine.tiling import DEFAULT_OVERLAP, Progress, tiled_forward
 from restore.ensemble import self_ensemble as ensemble_forward
 from restore.errors import SettingsError
 
-__all__ = ["Upscaler"]
+__all__ = ["BACKENDS", "Upscaler"]
+
+BACKENDS = ("torch", "onnxruntime")
 
 # Alpha is resized on the host with MATLAB bicubic, whose 4 taps need 2 clean pixels beyond a tile edge; an
 # overlap of 16 drops 4 at each tile border, so tiled alpha equals whole-image alpha.
@@ -72,6 +75,9 @@ class Upscaler:
         compile: wrap the network in ``torch.compile``.
         outscale: final scale if not ``scale`` (e.g. 3.5 with a x4 model): the model's output is resized.
         progress: ``progress(done, total)`` after every tile of the colour planes.
+        backend: ``"torch"`` (default) or ``"onnxruntime"``: the network exported to ONNX (once, then cached) and
+            run by onnxruntime on the CPU in float32, with the same tiles, blending and outputs.
+
 
     A setting it cannot use (tile, outscale, device, precision, a module that is not ``scale`` times larger)
     raises :class:`restore.errors.SettingsError`; an unknown model or missing weights, a ``WeightsError``.
@@ -92,7 +98,12 @@ class Upscaler:
         compile: bool = False,
         outscale: float | None = None,
         progress: Progress | None = None,
+        backend: str = "torch",
     ) -> None:
+        if backend not in BACKENDS:
+            raise SettingsError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+        if backend == "onnxruntime" and (compile or str(device) not in ("auto", "cpu")):
+            raise SettingsError("the onnxruntime backend runs on the CPU and is not compiled: drop --device/--compile")
         if tile != "auto" and tile is not None and (not isinstance(tile, int) or tile < 1):
             raise SettingsError(f"tile must be 'auto', None or a positive int, got {tile!r}")
         if outscale is not None and outscale <= 0:
@@ -104,13 +115,16 @@ class Upscaler:
         self.compile = bool(compile)
         self.outscale = outscale
         self.progress = progress
-        self.device = resolve_device(device)
+        self.backend = backend
+        self.device = resolve_device("cpu" if backend == "onnxruntime" else device)
         self.precision = precision
         self.dtype = resolve_precision(precision, self.device)
         self.memory_format = memory_format_for(self.device)
         self.network, self.model_name, self.arch, self.config = self._load(model, self.scale, weights)
         # A network that rounds its input to 8 bits (the bicubic baseline) runs unrounded on deeper images.
         self._rounds_input = self.arch is not None and spec(self.arch).rounds_input
+        if backend == "onnxruntime" and not (self.arch is None or spec(self.arch).learned):
+            raise SettingsError(f"{self.arch} has no network to run in onnxruntime; use the torch backend")
         self._runners: dict[tuple[bool, torch.dtype], Callable[[Tensor], Tensor]] = {}
 
     @staticmethod
@@ -141,12 +155,21 @@ class Upscaler:
         key = (deep and self._rounds_input, dtype)
         if key not in self._runners:
             network = FloatBicubic(self.scale) if key[0] else self.network
-            prepared = prepare_model(network, self.device, dtype, compile=self.compile)
+            if self.backend == "onnxruntime":
+                from restore.interop.onnx_runtime import OnnxRuntimeNetwork, cached_graph
+                from restore.paths import cache_dir
+
+                prepared = OnnxRuntimeNetwork(cached_graph(network, self.scale, cache_dir()))
+            else:
+                prepared = prepare_model(network, self.device, dtype, compile=self.compile)
             self._runners[key] = functools.partial(ensemble_forward, prepared) if self.self_ensemble else prepared
         return self._runners[key]
 
     def _memory_model(self, dtype: torch.dtype) -> MemoryModel:
-        return memory_model_for(self.arch, self.scale, self.config, torch.empty((), dtype=dtype).element_size())
+        model = memory_model_for(self.arch, self.scale, self.config, torch.empty((), dtype=dtype).element_size())
+        if self.backend == "onnxruntime" and self.arch is not None and spec(self.arch).exported_quadratic:
+            model = dataclasses.replace(model, quadratic=model.quadratic + spec(self.arch).exported_quadratic)
+        return model
 
     def _host_bytes(self, batch: int, height: int, width: int) -> int:
         """What the host holds besides the forward: the float32 input and the accumulated output."""
