@@ -114,6 +114,7 @@ def test_basicsr_rcan_at_a_non_default_shape_matches_basicsrs_own_forward(scale,
 
     found = recognise(path)
     assert (found.arch, found.scale, found.layout, found.wrappers) == ("rcan", scale, "basicsr", ("params",))
+    assert found.assumed == {"img_range": 255.0, "rgb_mean": (0.4488, 0.4371, 0.4040)}  # BasicSR's defaults
     assert {key: found.config[key] for key in SHAPES["rcan"]} == SHAPES["rcan"]
     image = torch.rand(1, 3, 9, 11)
     with torch.no_grad():
@@ -143,7 +144,7 @@ def test_restore_upscale_with_only_basicsr_weights_matches_basicsrs_forward(tmp_
     assert main(["upscale", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--weights", str(weights),
                  "--device", "cpu", "--precision", "fp32", "--tile", "0"]) == 0
     shown = capsys.readouterr().out
-    assert "model: rcan x2 (from" in shown and "basicsr layout" in shown
+    assert "model: rcan x2 (from" in shown and "basicsr layout (assumed, not in the file: img_range=255.0" in shown
     upscaled = load(tmp_path / "out" / "a.png").pixels.astype(np.float64)
     source = torch.from_numpy(load(tmp_path / "in" / "a.png").pixels).permute(2, 0, 1)[None].float() / 255
     with torch.no_grad():

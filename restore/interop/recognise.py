@@ -57,7 +57,9 @@ class Recognised:
     a zoo file everything its card sets. ``params`` counts the recognised network's parameters, ``dtype`` the
     file's floating dtypes (``"float16"``, or ``"float16+float32"`` when mixed), ``wrappers`` the containers
     taken off, outermost first. ``name`` is the zoo name for a zoo file, the arch otherwise.
-    ``state_dict`` holds the tensors in our (official) keys, ready for strict loading.
+    ``assumed`` holds what the network needs and the file does not store (BasicSR's ``img_range`` and
+    ``rgb_mean``, taken as given to :func:`recognise`: BasicSR's defaults unless told otherwise); empty for
+    the other layouts. ``state_dict`` holds the tensors in our (official) keys, ready for strict loading.
     """
 
     arch: str
@@ -70,6 +72,7 @@ class Recognised:
     source: str
     name: str
     card: str | None = None
+    assumed: dict[str, Any] = field(default_factory=dict)
     state_dict: dict[str, Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -85,11 +88,13 @@ class Recognised:
             "wrappers": list(self.wrappers),
             "name": self.name,
             "card": self.card,
+            "assumed": {key: _plain(value) for key, value in self.assumed.items()},
         }
 
     def describe(self) -> str:
         """One line: ``RCAN x4, official layout, n_resgroups=10 ...``."""
-        return f"{spec(self.arch).title} x{self.scale}, {self.layout} layout, {_config_text(self.config)}"
+        assumed = f" (assumed, not in the file: {_config_text(self.assumed)})" if self.assumed else ""
+        return f"{spec(self.arch).title} x{self.scale}, {self.layout} layout{assumed}, {_config_text(self.config)}"
 
     def check(self, *, scale: int | None = None, model: str | None = None) -> None:
         """Raise SettingsError when ``scale`` or ``model`` (a zoo name or arch; None/"auto": any) disagree."""
@@ -126,6 +131,7 @@ class _Reading:
     tensors: dict[str, Tensor]
     name: str
     card: str | None = None
+    assumed: dict[str, Any] = field(default_factory=dict)
 
 
 def recognise(
@@ -149,7 +155,7 @@ def recognise(
         found = spec(basicsr_rcan.ARCH).detect(foreign)
         if found is not None:
             readings.append(_Reading("basicsr", found.arch, found.scale, dict(found.hyperparameters), foreign,
-                                     found.arch))
+                                     found.arch, assumed={"img_range": img_range, "rgb_mean": tuple(rgb_mean)}))
     card = _card_reading(source, tensors, readings)
     if card is not None:
         # The card describes the same network as an official reading of its arch and scale, more fully.
@@ -176,6 +182,7 @@ def recognise(
         source=read.label,
         name=reading.name,
         card=reading.card,
+        assumed=reading.assumed,
         state_dict=reading.tensors,
     )
 
@@ -278,15 +285,17 @@ def _near_miss(label: str, tensors: StateDict, foreign: StateDict | None) -> str
     interpretations: list[tuple[str, StateDict]] = [("official", tensors)]
     if foreign is not None:
         interpretations.append(("basicsr", foreign))
-    best: tuple[tuple[int, int], str, ArchSpec, int, dict[str, Any], dict[str, Any], StateDict] | None = None
+    best: tuple[tuple[int, int, int], str, ArchSpec, int, dict[str, Any], dict[str, Any], StateDict] | None = None
     for layout, candidate in interpretations:
         for arch in specs():
             if arch.read_layout is None:
                 continue
             for scale, config, expected in _attempts(arch, candidate):
                 missing, unexpected, mismatched = _differences(candidate, expected)
-                fitting = len(expected) - len(missing) - len(mismatched)
-                score = (fitting, -(len(missing) + len(unexpected) + len(mismatched)))
+                # Shared names first: a layout read only in part (an attention plug-in in place of RCAN's) is
+                # compared at the paper configuration, where the names still match and the shapes may not.
+                shared = len(expected) - len(missing)
+                score = (shared, shared - len(mismatched), -(len(missing) + len(unexpected)))
                 if best is None or score > best[0]:
                     best = (score, layout, arch, scale, config, expected, candidate)
     if best is None or best[0][0] == 0:
