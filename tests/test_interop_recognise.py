@@ -88,7 +88,7 @@ def test_a_card_configuration_beyond_the_official_keys_is_read_from_the_card(tmp
         {"name": "cbam-rcan", "arch": "rcan", "scale": 2, "config": config, "weights": weights.name}))
     found = recognise(weights)
     assert (found.layout, found.config["attention"]) == ("restore", "cbam")
-    with pytest.raises(UnrecognisedCheckpoint, match="Closest: RCAN x2"):
+    with pytest.raises(UnrecognisedCheckpoint, match="closest: RCAN x2"):
         recognise(dict(restore.load(weights).state_dict()))  # without its card, no known layout fits
 
 
@@ -177,12 +177,13 @@ def test_a_file_in_no_layout_names_the_closest_arch_and_the_keys_that_did_not_fi
     with pytest.raises(UnrecognisedCheckpoint) as raised:
         recognise(path)
     message = str(raised.value)
-    assert "Closest: SAN x2 in the official layout" in message
-    assert "1 missing (tail.1.bias)" in message and "1 unexpected (RG.0.extra.weight)" in message
-    assert "1 shape-mismatched (head.0.weight file (8, 3, 5, 5) vs network (8, 3, 3, 3))" in message
+    assert "closest: SAN x2 in the official layout" in message
+    assert "missing (in the network, not in the file) [1]: tail.1.bias\n" in message
+    assert "unexpected (in the file, not in the network) [1]: RG.0.extra.weight\n" in message
+    assert "shape-mismatched [1]: head.0.weight file (8, 3, 5, 5) vs network (8, 3, 3, 3)" in message
 
     assert main(["inspect", str(path)]) == 2
-    assert "Closest: SAN x2" in capsys.readouterr().err
+    assert "closest: SAN x2" in capsys.readouterr().err
     assert main(["upscale", str(path), "-o", str(tmp_path / "out"), "--weights", str(path), "-q"]) == 2
     assert "nothing was guessed" in capsys.readouterr().err
 
@@ -235,3 +236,16 @@ def test_unsafe_pickles_and_non_finite_weights_are_still_refused(tmp_path):
         pickle.dump({"params": _RunsCode()}, handle, protocol=2)
     with pytest.raises(CheckpointError, match="refusing"):
         recognise(path)
+
+
+def test_a_card_that_does_not_describe_its_file_is_an_error_not_a_fallback(tmp_path):
+    weights = tmp_path / "wrong_x2.safetensors"
+    save_file({k: v.contiguous() for k, v in _network("rdn", 2).state_dict().items()}, str(weights))
+    card = {"name": "wrong", "arch": "rdn", "scale": 2, "config": {**SHAPES["rdn"], "D": 4}, "weights": weights.name}
+    (tmp_path / "wrong_x2.json").write_text(json.dumps(card))
+    with pytest.raises(restore.errors.WeightsError, match="does not fit its card") as raised:
+        recognise(weights)
+    assert "missing (in the network, not in the file) [" in str(raised.value)
+    (tmp_path / "wrong_x2.json").write_text(json.dumps({**card, "config": SHAPES["rdn"], "sha256": "0" * 64}))
+    with pytest.raises(restore.errors.WeightsError, match="does not match the sha256 pinned in its card"):
+        recognise(weights)

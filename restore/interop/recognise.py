@@ -266,7 +266,7 @@ def _card_reading(source: CheckpointSource, tensors: StateDict, readings: list[_
     missing, unexpected, mismatched = _differences(tensors, expected)
     if missing or unexpected or mismatched:
         raise WeightsError(
-            f"{path} does not fit its card {card_path} ({arch.title} x{entry.scale}, {_config_text(entry.config)}): "
+            f"{path} does not fit its card {card_path} ({arch.title} x{entry.scale}, {_config_text(entry.config)}):\n  "
             f"{_differences_text(tensors, expected, missing, unexpected, mismatched)}"
         )
     detected = next((r.config for r in readings if (r.arch, r.scale) == (entry.arch, entry.scale)), {})
@@ -281,7 +281,7 @@ def _near_miss(label: str, tensors: StateDict, foreign: StateDict | None) -> str
     """Why nothing fits: the closest arch (most keys with the right name and shape) and what differs."""
     known = ", ".join(arch.title for arch in specs() if arch.read_layout is not None)
     head = (f"{label} is not a checkpoint restore recognises (layouts: {', '.join(LAYOUTS)}; archs: {known}); "
-            "nothing was guessed.")
+            "nothing was guessed.\n ")
     interpretations: list[tuple[str, StateDict]] = [("official", tensors)]
     if foreign is not None:
         interpretations.append(("basicsr", foreign))
@@ -304,7 +304,7 @@ def _near_miss(label: str, tensors: StateDict, foreign: StateDict | None) -> str
     missing, unexpected, mismatched = _differences(candidate, expected)
     shape = _config_text(config) if config else "its paper configuration"
     return (
-        f"{head} Closest: {arch.title} x{scale} in the {layout} layout ({shape}): "
+        f"{head} closest: {arch.title} x{scale} in the {layout} layout ({shape}): "
         f"{_differences_text(candidate, expected, missing, unexpected, mismatched)}"
     )
 
@@ -341,16 +341,17 @@ def _differences(tensors: StateDict, expected: StateDict) -> tuple[list[str], li
 def _differences_text(
     tensors: StateDict, expected: StateDict, missing: list[str], unexpected: list[str], mismatched: list[str]
 ) -> str:
+    """``N of its M keys fit`` and one indented line per kind of misfit, each naming a few keys."""
     fitting = len(expected) - len(missing) - len(mismatched)
     parts = [f"{fitting} of its {len(expected)} keys fit"]
     if missing:
-        parts.append(f"{len(missing)} missing ({_names(missing)})")
+        parts.append(f"missing (in the network, not in the file) [{len(missing)}]: {_names(missing)}")
     if unexpected:
-        parts.append(f"{len(unexpected)} unexpected ({_names(unexpected)})")
+        parts.append(f"unexpected (in the file, not in the network) [{len(unexpected)}]: {_names(unexpected)}")
     if mismatched:
         shapes = [f"{key} file {tuple(tensors[key].shape)} vs network {tuple(expected[key].shape)}" for key in mismatched]
-        parts.append(f"{len(mismatched)} shape-mismatched ({_names(shapes)})")
-    return "; ".join(parts)
+        parts.append(f"shape-mismatched [{len(mismatched)}]: {_names(shapes)}")
+    return "\n  ".join(parts)
 
 
 def _names(items: list[str]) -> str:
