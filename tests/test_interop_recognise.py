@@ -249,3 +249,10 @@ def test_a_card_that_does_not_describe_its_file_is_an_error_not_a_fallback(tmp_p
     (tmp_path / "wrong_x2.json").write_text(json.dumps({**card, "config": SHAPES["rdn"], "sha256": "0" * 64}))
     with pytest.raises(restore.errors.WeightsError, match="does not match the sha256 pinned in its card"):
         recognise(weights)
+
+
+def test_a_style_transfer_file_is_named_as_one():
+    from restore.paths import REPO_ROOT
+
+    with pytest.raises(UnrecognisedCheckpoint, match="SANet style-transfer model"):
+        recognise(REPO_ROOT / "models" / "sanet-vgg16.safetensors")

@@ -299,6 +299,10 @@ def _near_miss(label: str, tensors: StateDict, foreign: StateDict | None) -> str
                 if best is None or score > best[0]:
                     best = (score, layout, arch, scale, config, expected, candidate)
     if best is None or best[0][0] == 0:
+        from restore.archs.sanet import TRANSFORM_FINGERPRINT
+
+        if any(TRANSFORM_FINGERPRINT.search(key.removeprefix("transformer.")) for key in tensors):
+            return f"{head} It is a SANet style-transfer model (restore stylize --model FILE), not a super-resolution one."
         return f"{head} None of its {len(tensors)} keys is a known arch's (first: {_names(list(tensors))})."
     _, layout, arch, scale, config, expected, candidate = best
     missing, unexpected, mismatched = _differences(candidate, expected)
