@@ -123,6 +123,25 @@ def test_basicsr_rcan_at_a_non_default_shape_matches_basicsrs_own_forward(scale,
     assert (ours - expected).abs().max() * 255 < 1
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16], ids=["fp32", "fp16"])
+def test_basicsr_rcan_is_recognised_in_every_wrapper_and_dtype(dtype, tmp_path):
+    state = {key: value.to(dtype) for key, value in _basicsr_rcan(4).state_dict().items()}
+    for wrapping, (wrap, wrappers) in WRAPPINGS.items():
+        path = tmp_path / f"{wrapping.replace(' ', '_')}.pth"
+        torch.save(wrap(state), path)
+        found = recognise(path)
+        assert (found.arch, found.scale, found.layout, found.wrappers) == ("rcan", 4, "basicsr", wrappers)
+        assert found.dtype == str(dtype).removeprefix("torch.")
+        assert {key: found.config[key] for key in SHAPES["rcan"]} == SHAPES["rcan"]
+
+
+def test_python_upscale_with_only_weights_takes_the_files_scale(tmp_path):
+    path = tmp_path / "rdn.pt"
+    torch.save(_network("rdn", 3).state_dict(), path)
+    upscaled = restore.upscale(np.zeros((4, 5, 3), np.uint8), weights=path, device="cpu", tile=None)
+    assert upscaled.shape == (12, 15, 3)
+
+
 def test_basicsr_rcan_with_another_img_range_and_mean_matches_when_they_are_given(tmp_path):
     options = {"img_range": 1.0, "rgb_mean": (0.5, 0.4, 0.3)}
     network = _basicsr_rcan(2, **options)
