@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -12,7 +12,8 @@ HELP = "recognise a checkpoint from its tensors: arch, scale, configuration, lay
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="a checkpoint (.pt/.pth weights-only pickle, or .safetensors)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (arch, scale, config, layout, params, ...)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (arch, scale, config, layout, params, dtype, wrappers, ...)")
 
 
 def run(args: argparse.Namespace) -> int:

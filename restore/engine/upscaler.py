@@ -121,17 +121,11 @@ class Upscaler:
         if isinstance(model, nn.Module):
             return model, type(model).__name__, None, {}, 4 if scale is None else int(scale)
         if weights is not None:
-            from restore.interop.recognise import UnrecognisedCheckpoint, recognise
+            from restore.interop.recognise import recognise_for
 
-            try:
-                self.recognised = recognise(weights)
-            except UnrecognisedCheckpoint:
-                if model == "auto" or scale is None:
-                    raise
-                # A network named by both model and scale still loads a file in no known layout, strictly.
-            else:
-                self.recognised.check(scale=scale, model=model)
-                found = self.recognised
+            # None: a file in no known layout, to be loaded strictly into the network model and scale name.
+            self.recognised = found = recognise_for(weights, scale=scale, model=model)
+            if found is not None:
                 return found.build("cpu"), found.name, found.arch, dict(found.config), found.scale
         from restore.zoo import default_model, find_entry, load_model
 

@@ -33,7 +33,7 @@ from restore.errors import SettingsError, WeightsError
 from restore.interop import basicsr_rcan
 
 __all__ = [
-    "LAYOUTS", "AmbiguousCheckpoint", "Recognised", "UnrecognisedCheckpoint", "load", "recognise",
+    "LAYOUTS", "AmbiguousCheckpoint", "Recognised", "UnrecognisedCheckpoint", "load", "recognise", "recognise_for",
 ]
 
 LAYOUTS = ("official", "basicsr", "restore")
@@ -147,6 +147,8 @@ def recognise(
     Raises :class:`UnrecognisedCheckpoint`, :class:`AmbiguousCheckpoint`, or CheckpointError for a file that
     cannot be read safely; WeightsError when a zoo card beside the file does not match it.
     """
+    if not img_range > 0:
+        raise SettingsError(f"img_range must be positive, got {img_range}")
     read = read_state_dict(source)
     tensors = read.tensors
     readings = _official_readings(tensors)
@@ -203,19 +205,36 @@ def load(
     ``scale`` (strictly: its keys must be exactly that network's). ``img_range``/``rgb_mean``: see
     :func:`recognise`. ``restore.load("RCAN_BIX4.pt")`` is this function.
     """
-    try:
-        found = recognise(source, img_range=img_range, rgb_mean=rgb_mean)
-    except UnrecognisedCheckpoint as unrecognised:
-        if model is None or model == "auto" or scale is None:
-            raise
+    found = recognise_for(source, scale=scale, model=model, img_range=img_range, rgb_mean=rgb_mean)
+    if found is None:
         from restore.zoo import load_model
 
-        try:
-            return load_model(model, int(scale), source, device=device)  # type: ignore[arg-type]
-        except CheckpointError as error:
-            raise error from unrecognised
-    found.check(scale=scale, model=model)
+        return load_model(model, int(scale), source, device=device)  # type: ignore[arg-type]
     return found.build(device)
+
+
+def recognise_for(
+    source: CheckpointSource,
+    *,
+    scale: int | None = None,
+    model: str | None = None,
+    img_range: float = basicsr_rcan.BASICSR_IMG_RANGE,
+    rgb_mean: Sequence[float] = DIV2K_RGB_MEAN,
+) -> Recognised | None:
+    """:func:`recognise`, then :meth:`Recognised.check` against the ``scale`` and ``model`` asked for.
+
+    None when the file is in no known layout but ``model`` (not "auto") and ``scale`` both name a network: the
+    caller then loads the file strictly into that one (the zoo's ``load_model``), whose error lists what
+    does not fit.
+    """
+    try:
+        found = recognise(source, img_range=img_range, rgb_mean=rgb_mean)
+    except UnrecognisedCheckpoint:
+        if model is None or model == "auto" or scale is None:
+            raise
+        return None
+    found.check(scale=scale, model=model)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------- readings
@@ -302,7 +321,8 @@ def _near_miss(label: str, tensors: StateDict, foreign: StateDict | None) -> str
         from restore.archs.sanet import TRANSFORM_FINGERPRINT
 
         if any(TRANSFORM_FINGERPRINT.search(key.removeprefix("transformer.")) for key in tensors):
-            return f"{head} It is a SANet style-transfer model (restore stylize --model FILE), not a super-resolution one."
+            return (f"{head} It is a SANet style-transfer model (restore stylize --model FILE), "
+                    "not a super-resolution one.")
         return f"{head} None of its {len(tensors)} keys is a known arch's (first: {_names(list(tensors))})."
     _, layout, arch, scale, config, expected, candidate = best
     missing, unexpected, mismatched = _differences(candidate, expected)
@@ -353,7 +373,8 @@ def _differences_text(
     if unexpected:
         parts.append(f"unexpected (in the file, not in the network) [{len(unexpected)}]: {_names(unexpected)}")
     if mismatched:
-        shapes = [f"{key} file {tuple(tensors[key].shape)} vs network {tuple(expected[key].shape)}" for key in mismatched]
+        shapes = [f"{key} file {tuple(tensors[key].shape)} vs network {tuple(expected[key].shape)}"
+                  for key in mismatched]
         parts.append(f"shape-mismatched [{len(mismatched)}]: {_names(shapes)}")
     return "\n  ".join(parts)
 
