@@ -274,3 +274,24 @@ def test_a_style_transfer_file_is_named_as_one():
 
     with pytest.raises(UnrecognisedCheckpoint, match="SANet style-transfer model"):
         recognise(REPO_ROOT / "models" / "sanet-vgg16.safetensors")
+
+
+def test_a_file_in_no_layout_loads_strictly_into_a_network_named_by_model_and_scale(tmp_path, monkeypatch):
+    from restore.engine import Upscaler
+
+    config = {**SHAPES["rcan"], "attention": "cbam"}
+    network = build_model("rcan", 2, **config)
+    (tmp_path / "cbam-rcan_x2.json").write_text(json.dumps(
+        {"name": "cbam-rcan", "arch": "rcan", "scale": 2, "config": config}))  # a card without weights
+    monkeypatch.setenv("RESTORE_MODELS_DIR", str(tmp_path))
+    path = tmp_path / "elsewhere.pt"
+    torch.save({"params_ema": network.state_dict()}, path)
+
+    with pytest.raises(UnrecognisedCheckpoint):
+        Upscaler(weights=path, device="cpu")
+    upscaler = Upscaler("cbam-rcan", 2, weights=path, device="cpu", tile=None)
+    assert (upscaler.model_name, upscaler.recognised) == ("cbam-rcan", None)
+    loaded = restore.load(path, model="cbam-rcan", scale=2)
+    assert all(torch.equal(loaded.state_dict()[key], value) for key, value in network.state_dict().items())
+    with pytest.raises(CheckpointError, match="does not fit the RCAN model"):
+        restore.load(path, model="rcan", scale=2)  # the paper's RCAN: strict, so the misfit is listed
