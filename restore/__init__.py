@@ -16,6 +16,8 @@ _EXPORTS = {
     "build_model": "restore.archs",
     "list_archs": "restore.archs",
     "load_official": "restore.checkpoint",
+    "load": "restore.interop.recognise",
+    "recognise": "restore.interop.recognise",
     "CheckpointError": "restore.checkpoint",
     "self_ensemble": "restore.ensemble",
     "load_model": "restore.zoo",
@@ -42,6 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from restore.engine import Upscaler
     from restore.engine.api import upscale
     from restore.ensemble import self_ensemble
+    from restore.interop.recognise import load, recognise
     from restore.metrics.color import rgb_to_y
     from restore.metrics.imresize import imresize
     from restore.metrics.lpips import LPIPS

@@ -9,6 +9,7 @@ import os
 import pickle
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
@@ -78,14 +79,39 @@ def load_official(model: nn.Module, source: CheckpointSource) -> nn.Module:
     ``_MAX_WRAPPER_DEPTH`` (or containing themselves), non-string keys, sparse, meta or complex tensors,
     and NaN or infinite weights (which would load and render black images).
     """
-    label, state_dict = _read(source)
-    state_dict = _strip_dataparallel_prefix(_unwrap(state_dict, label))
-    _check_tensors(state_dict, label)
+    read = read_state_dict(source)
+    state_dict, label = read.tensors, read.label
     target = model.state_dict()
     _check_fits(state_dict, target, label, type(model).__name__)
     cast = {key: value.to(dtype=target[key].dtype) for key, value in state_dict.items()}
     model.load_state_dict(cast, strict=True)
     return model
+
+
+@dataclass(frozen=True)
+class ReadStateDict:
+    """A checkpoint's state dict, unwrapped and checked, and how it was wrapped.
+
+    ``label``: the path (or ``"state dict"``) for messages. ``wrappers``: the containers taken off, outermost
+    first (``["params_ema"]``, ``["state_dict", "module."]``; ``"module."`` is the DataParallel prefix).
+    """
+
+    label: str
+    tensors: dict[str, Tensor]
+    wrappers: tuple[str, ...]
+
+
+def read_state_dict(source: CheckpointSource) -> ReadStateDict:
+    """Read ``source`` as :func:`load_official` does, without a model: the same refusals, the same unwrapping.
+
+    Raises :class:`CheckpointError` for a file that cannot be read safely or holds no usable state dict.
+    """
+    label, checkpoint = _read(source)
+    state_dict, wrappers = _unwrap(checkpoint, label)
+    if _has_dataparallel_prefix(state_dict):
+        state_dict, wrappers = _strip_dataparallel_prefix(state_dict), (*wrappers, _DATAPARALLEL_PREFIX)
+    _check_tensors(state_dict, label)
+    return ReadStateDict(label, state_dict, wrappers)
 
 
 def _read(source: CheckpointSource) -> tuple[str, Mapping[str, object]]:
@@ -156,9 +182,11 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _unwrap(checkpoint: Mapping[str, object], label: str) -> dict[str, Tensor]:
-    """The state dict inside at most ``_MAX_WRAPPER_DEPTH`` wrapper dicts; CheckpointError otherwise."""
+def _unwrap(checkpoint: Mapping[str, object], label: str) -> tuple[dict[str, Tensor], tuple[str, ...]]:
+    """The state dict inside at most ``_MAX_WRAPPER_DEPTH`` wrapper dicts and the wrapper keys taken off,
+    outermost first; CheckpointError otherwise."""
     current: Mapping[str, object] = checkpoint
+    wrappers: list[str] = []
     for _ in range(_MAX_WRAPPER_DEPTH + 1):
         bad_keys = [key for key in current if not isinstance(key, str)]
         if bad_keys:
@@ -167,7 +195,7 @@ def _unwrap(checkpoint: Mapping[str, object], label: str) -> dict[str, Tensor]:
         if all(isinstance(value, Tensor) for value in current.values()):
             if not current:
                 raise CheckpointError(f"{label} holds an empty state dict")
-            return dict(current)  # type: ignore[arg-type]
+            return dict(current), tuple(wrappers)  # type: ignore[arg-type]
         wrapper = next((key for key in _WRAPPER_KEYS if isinstance(current.get(key), Mapping)), None)
         if wrapper is None:
             not_tensors = [key for key, value in current.items() if not isinstance(value, Tensor)]
@@ -175,6 +203,7 @@ def _unwrap(checkpoint: Mapping[str, object], label: str) -> dict[str, Tensor]:
                 f"{label} is not a state dict: entries {_listing(not_tensors)} are not tensors, and there is "
                 f"no {' / '.join(repr(key) for key in _WRAPPER_KEYS)} entry holding one"
             )
+        wrappers.append(wrapper)
         current = current[wrapper]  # type: ignore[assignment]
     raise CheckpointError(
         f"{label} is not a state dict: its {' / '.join(repr(key) for key in _WRAPPER_KEYS)} wrappers nest more "
@@ -202,8 +231,12 @@ def _check_tensors(state_dict: Mapping[str, Tensor], label: str) -> None:
         )
 
 
+def _has_dataparallel_prefix(state_dict: Mapping[str, Tensor]) -> bool:
+    return all(key.startswith(_DATAPARALLEL_PREFIX) for key in state_dict)
+
+
 def _strip_dataparallel_prefix(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
-    if all(key.startswith(_DATAPARALLEL_PREFIX) for key in state_dict):
+    if _has_dataparallel_prefix(state_dict):
         return {key[len(_DATAPARALLEL_PREFIX):]: value for key, value in state_dict.items()}
     return state_dict
 

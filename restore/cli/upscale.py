@@ -43,9 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder (structure is kept)")
     parser.add_argument("--demo", action="store_true", help="upscale scikit-image's sample photos into OUTDIR")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", default="auto", help="zoo model name, or 'auto' for the best shipped one (default)")
-    model.add_argument("--scale", type=int, default=4, help="model upscaling factor (default: 4)")
-    model.add_argument("--weights", metavar="PATH", help="checkpoint for models whose weights do not ship")
+    model.add_argument("--model", help="zoo model name, or 'auto' for the best shipped one (default without --weights)")
+    model.add_argument("--scale", type=int, help="model upscaling factor (default: the --weights file's, else 4)")
+    model.add_argument("--weights", metavar="PATH",
+                       help="a checkpoint (RCAN/RDN/RNAN/SAN, official, BasicSR or zoo layout, any configuration); "
+                       "alone it decides the network, see `restore inspect`")
     model.add_argument("--tile", type=_tile, default="auto", metavar="N|auto", help="tile size in input pixels (0: none)")
     model.add_argument("--overlap", type=int, metavar="N", help="tile overlap in input pixels (engine default if unset)")
     model.add_argument("--self-ensemble", action="store_true", help="average the 8 flips/rotations (x8 slower, +PSNR)")
@@ -79,12 +81,12 @@ def demo_images() -> list[Path]:
     return found
 
 
-def _build_upscaler(args: argparse.Namespace, model: str):
+def _build_upscaler(args: argparse.Namespace, model: str, scale: int | None):
     from restore.engine import Upscaler
 
     options = {
         "model": model,
-        "scale": args.scale,
+        "scale": scale,
         "weights": args.weights,
         "tile": args.tile,
         "self_ensemble": args.self_ensemble,
@@ -103,19 +105,25 @@ def run(args: argparse.Namespace) -> int:
     from restore.engine.batch import upscale_paths
 
     inputs: list[str | Path] = list(args.inputs)
-    model = args.model
+    model, scale = args.model or "auto", args.scale
     if args.demo:
         inputs += demo_images()
     if not inputs:
         raise DataError("nothing to upscale: give INPUT files/folders/globs, or --demo")
-    if model == "auto":
-        from restore.zoo import default_model
+    if args.weights is None:
+        scale = 4 if scale is None else scale
+        if model == "auto":
+            from restore.zoo import default_model
 
-        model = default_model(args.scale)
-    upscaler = _build_upscaler(args, model)
+            model = default_model(scale)
+    upscaler = _build_upscaler(args, model, scale)
+    model, scale = upscaler.model_name, upscaler.scale
     if not args.quiet:
-        chosen = " (--model auto: the best bundled model at this scale)" if args.model == "auto" else ""
-        print(f"model: {model} x{args.scale}{chosen}")
+        if upscaler.recognised is not None:
+            chosen = f" (from {args.weights}: {upscaler.recognised.describe()})"
+        else:
+            chosen = " (--model auto: the best bundled model at this scale)" if args.model in (None, "auto") else ""
+        print(f"model: {model} x{scale}{chosen}")
     summary = upscale_paths(
         inputs,
         args.output,
@@ -132,5 +140,5 @@ def run(args: argparse.Namespace) -> int:
     report = summary.report()
     print(report, file=sys.stderr if summary.failed else sys.stdout)
     if args.demo:
-        print(f"demo: {model} x{args.scale} results are in {Path(args.output).resolve()}")
+        print(f"demo: {model} x{scale} results are in {Path(args.output).resolve()}")
     return 1 if summary.failed else 0

@@ -13,11 +13,11 @@ __all__ = ["upscale"]
 
 
 @lru_cache(maxsize=2)
-def _cached_upscaler(model: str, scale: int, options: tuple[tuple[str, Any], ...]) -> Upscaler:
+def _cached_upscaler(model: str, scale: int | None, options: tuple[tuple[str, Any], ...]) -> Upscaler:
     return Upscaler(model, scale, **dict(options))
 
 
-def _upscaler(model: Any, scale: int, options: dict[str, Any]) -> Upscaler:
+def _upscaler(model: Any, scale: int | None, options: dict[str, Any]) -> Upscaler:
     """A cached Upscaler when every option is hashable, so repeated calls do not reload the network."""
     if isinstance(model, str):
         try:
@@ -27,8 +27,11 @@ def _upscaler(model: Any, scale: int, options: dict[str, Any]) -> Upscaler:
     return Upscaler(model, scale, **options)
 
 
-def upscale(image_or_path: Any, model: Any = "auto", scale: int = 4, **options: Any) -> np.ndarray:
+def upscale(image_or_path: Any, model: Any = "auto", scale: int | None = None, **options: Any) -> np.ndarray:
     """Upscale an image ``scale`` times with ``model`` and return the pixels.
+
+    ``scale`` defaults to the ``weights`` checkpoint's when one is given (it is recognised from its tensors),
+    else to 4.
 
     ``image_or_path``: a numpy array (any layout and dtype :class:`~restore.engine.Upscaler` accepts), a
     :class:`restore.io.Picture`, or a path read with :func:`restore.io.load` (8/16-bit, alpha, upright by
@@ -45,4 +48,4 @@ def upscale(image_or_path: Any, model: Any = "auto", scale: int = 4, **options: 
         pixels = image_or_path.pixels
     else:
         pixels = np.asarray(image_or_path)
-    return _upscaler(model, int(scale), options).upscale_array(pixels)
+    return _upscaler(model, None if scale is None else int(scale), options).upscale_array(pixels)

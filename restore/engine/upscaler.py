@@ -64,8 +64,10 @@ class Upscaler:
         model: ``"auto"`` (the best trained zoo model at ``scale``, else bicubic), a zoo name
             (``restore zoo`` lists them), or an ``nn.Module`` with the networks' contract
             (float RGB [0, 255] in, ``scale`` times larger out).
-        scale: the network's integer scale.
-        weights: a checkpoint for zoo models that ship without weights (the official architectures).
+        scale: the network's integer scale (None: the checkpoint's with ``weights``, else 4).
+        weights: a checkpoint, recognised from its tensors (:func:`restore.interop.recognise.recognise`: any
+            RCAN/RDN/RNAN/SAN configuration, official, BasicSR or zoo layout); with ``model="auto"`` it alone
+            decides the network, and a ``model`` or ``scale`` that disagrees with it is a SettingsError.
         tile: LR tile side; ``"auto"`` picks the largest that fits in free memory (None when the whole image
             fits), ``None`` runs whole images (tiling only after an out-of-memory), an int fixes it.
         overlap: least LR overlap between tiles (see :mod:`restore.engine.tiling` for the default).
@@ -87,7 +89,7 @@ class Upscaler:
     def __init__(
         self,
         model: str | nn.Module = "auto",
-        scale: int = 4,
+        scale: int | None = None,
         weights: str | os.PathLike | None = None,
         *,
         tile: int | str | None = "auto",
@@ -108,7 +110,6 @@ class Upscaler:
             raise SettingsError(f"tile must be 'auto', None or a positive int, got {tile!r}")
         if outscale is not None and outscale <= 0:
             raise SettingsError(f"outscale must be positive, got {outscale}")
-        self.scale = int(scale)
         self.tile = tile
         self.overlap = int(overlap)
         self.self_ensemble = bool(self_ensemble)
@@ -120,24 +121,32 @@ class Upscaler:
         self.precision = precision
         self.dtype = resolve_precision(precision, self.device)
         self.memory_format = memory_format_for(self.device)
-        self.network, self.model_name, self.arch, self.config = self._load(model, self.scale, weights)
+        self.recognised = None  # what the weights file was read as (restore.interop.recognise.Recognised)
+        self.network, self.model_name, self.arch, self.config, self.scale = self._load(model, scale, weights)
         # A network that rounds its input to 8 bits (the bicubic baseline) runs unrounded on deeper images.
         self._rounds_input = self.arch is not None and spec(self.arch).rounds_input
         if backend == "onnxruntime" and not (self.arch is None or spec(self.arch).learned):
             raise SettingsError(f"{self.arch} has no network to run in onnxruntime; use the torch backend")
         self._runners: dict[tuple[bool, torch.dtype], Callable[[Tensor], Tensor]] = {}
 
-    @staticmethod
     def _load(
-        model: str | nn.Module, scale: int, weights: str | os.PathLike | None
-    ) -> tuple[nn.Module, str, str | None, dict[str, Any]]:
+        self, model: str | nn.Module, scale: int | None, weights: str | os.PathLike | None
+    ) -> tuple[nn.Module, str, str | None, dict[str, Any], int]:
         if isinstance(model, nn.Module):
-            return model, type(model).__name__, None, {}
+            return model, type(model).__name__, None, {}, 4 if scale is None else int(scale)
+        if weights is not None:
+            from restore.interop.recognise import recognise_for
+
+            # None: a file in no known layout, to be loaded strictly into the network model and scale name.
+            self.recognised = found = recognise_for(weights, scale=scale, model=model)
+            if found is not None:
+                return found.build("cpu"), found.name, found.arch, dict(found.config), found.scale
         from restore.zoo import default_model, find_entry, load_model
 
+        scale = 4 if scale is None else int(scale)
         name = default_model(scale) if model == "auto" else model
         entry = find_entry(name, scale)
-        return load_model(name, scale, weights, device="cpu"), entry.name, entry.arch, dict(entry.config)
+        return load_model(name, scale, weights, device="cpu"), entry.name, entry.arch, dict(entry.config), scale
 
     def __repr__(self) -> str:
         return (
