@@ -196,7 +196,8 @@ def test_cli_exports_the_shipped_rcan_compact_x2(tmp_path, capsys):
         (["no-such-model", "--scale", "2"], "unknown model"),
         (["rcan", "--scale", "2"], "no weights for rcan x2"),
         (["bicubic", "--scale", "2"], "no network to export"),
-        (["weights.pth", "--scale", "2"], "--weights"),
+        (["weights.pth", "--scale", "2"], "weights.pth: not found"),
+        (["rcan-compact"], "--scale is needed"),
         (["rcan", "--scale", "2", "--weights", "missing.pt"], "not found"),
     ],
 )
@@ -206,6 +207,26 @@ def test_cli_export_errors_are_clear_and_write_nothing(tmp_path, capsys, monkeyp
     assert main(["export", *argv, "--onnx", str(out)]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_cli_exports_a_checkpoint_file_recognised_from_its_tensors(tmp_path, capsys):
+    """MODEL_OR_FILE: an official-layout RCAN at a non-paper shape, its arch, scale and config read from tensors."""
+    from restore.archs import build_model
+
+    torch.manual_seed(3)
+    network = build_model("rcan", 3, n_resgroups=1, n_resblocks=2, n_feats=8, reduction=4).eval()
+    checkpoint = tmp_path / "my_rcan.pt"
+    torch.save({"params": network.state_dict()}, checkpoint)
+    out = tmp_path / "my_rcan.onnx"
+    assert main(["export", str(checkpoint), "--onnx", str(out)]) == 0
+    lr = torch.rand(1, 3, 13, 10, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        expected = UnitRangeNetwork(network)(lr).numpy()
+    assert np.abs(grey_levels(run_onnx(out.read_bytes(), lr)) - grey_levels(expected)).max() <= 1
+    metadata = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert metadata["arch"] == "rcan" and metadata["layout"] == "official"
+    assert main(["export", str(checkpoint), "--scale", "2", "--onnx", str(tmp_path / "no.onnx")]) == 2
+    assert "x3" in capsys.readouterr().err and not (tmp_path / "no.onnx").exists()
 
 
 # ---------------------------------------------------------------- the engine's onnxruntime backend

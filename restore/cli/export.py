@@ -10,9 +10,10 @@ HELP = ("Export an SR model to ONNX: float32 NCHW RGB in [0, 1] in and out, any 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from restore.interop.onnx_export import DEFAULT_OPSET
 
-    parser.add_argument("model", metavar="MODEL",
-                        help="a zoo model (rcan-compact, ...) or a paper arch (rcan, rdn, rnan, san) with --weights")
-    parser.add_argument("--scale", type=int, required=True, help="upscaling factor of the model")
+    parser.add_argument("model", metavar="MODEL_OR_FILE",
+                        help="a zoo model (rcan-compact, ...), a paper arch (rcan, rdn, rnan, san) with --weights, or "
+                        "a checkpoint file (arch, scale and configuration recognised from its tensors)")
+    parser.add_argument("--scale", type=int, help="upscaling factor (a model name needs it; a file brings its own)")
     parser.add_argument("--onnx", required=True, metavar="OUT.onnx", help="where to write the graph (atomically)")
     parser.add_argument("--weights", metavar="FILE", help="checkpoint for models whose weights do not ship (strict load)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, metavar="N",

@@ -128,25 +128,24 @@ def export_network(
 
 def export_model(
     model: str,
-    scale: int,
+    scale: int | None,
     path: str | os.PathLike,
     *,
     weights: str | os.PathLike | None = None,
     opset: int = DEFAULT_OPSET,
 ) -> Path:
-    """Export a zoo model (``rcan-compact``...) or a paper arch with ``weights`` (strictly loaded) to ``path``.
+    """Export ``model`` to ``path``: a zoo model (``rcan-compact``...), a paper arch with ``weights`` (strictly
+    loaded), or a checkpoint file, recognised from its tensors (:func:`restore.interop.recognise.load`; its
+    scale is the file's, and a ``scale`` that disagrees is refused).
 
-    ``model`` is a model name; a checkpoint file in its place is refused with a hint (recognising an arch from
-    its tensors is a separate feature). Unknown models, missing scales and missing weights raise the zoo's
-    :class:`~restore.errors.WeightsError`.
+    Unknown models, missing scales and missing weights raise the zoo's :class:`~restore.errors.WeightsError`.
     """
     from restore.zoo import find_entry, load_model
 
     if _looks_like_file(model):
-        raise OnnxExportError(
-            f"{model!r} is a file: name the model instead and pass the file with --weights "
-            f"(e.g. `restore export rcan --scale {scale} --weights {model} --onnx OUT.onnx`)"
-        )
+        return _export_file(model, scale, path, weights=weights, opset=opset)
+    if scale is None:
+        raise OnnxExportError(f"--scale is needed for the model {model!r} (a checkpoint file brings its own)")
     entry = find_entry(model, scale)
     exportable = [arch.name for arch in specs() if arch.learned]
     if not spec(entry.arch).learned:
@@ -156,6 +155,22 @@ def export_model(
     network = load_model(entry.name, scale, weights)
     metadata = {"model": entry.name, "arch": entry.arch, "config": dict(entry.config)}
     return export_network(network, scale, path, opset=opset, metadata=metadata)
+
+
+def _export_file(
+    file: str, scale: int | None, path: str | os.PathLike, *, weights: str | os.PathLike | None, opset: int
+) -> Path:
+    from restore.errors import DataError
+    from restore.interop.recognise import load, recognise
+
+    if weights is not None:
+        raise OnnxExportError(f"{Path(file).name} is a checkpoint already: drop --weights")
+    if not Path(file).is_file():
+        raise DataError(f"{file}: not found")
+    found = recognise(file)
+    network = load(file, scale=scale)
+    metadata = {"model": found.name, "arch": found.arch, "config": dict(found.config), "layout": found.layout}
+    return export_network(network, found.scale, path, opset=opset, metadata=metadata)
 
 
 def _looks_like_file(model: str) -> bool:
