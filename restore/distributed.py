@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from restore.errors import RestoreError
 
-__all__ = ["World", "DistributedError", "balanced_shares", "session", "world"]
+__all__ = ["World", "DistributedError", "balanced_shares", "pixel_weight", "session", "world"]
 
 T = TypeVar("T")
 
@@ -202,3 +202,16 @@ def balanced_shares(weights: Sequence[float], size: int) -> list[list[int]]:
         shares[rank].append(index)
         heapq.heappush(loads, (load + weights[index], rank))
     return [sorted(share) for share in shares]
+
+
+def pixel_weight(path: str | os.PathLike) -> int:
+    """Width x height from an image file's header (nothing decoded), at least 1: an item's weight when sharing
+    out work. A file whose header cannot be read weighs 1; its own rank then reports the real problem."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception:  # any unreadable header: not ours to judge here
+        return 1
+    return max(1, width * height)

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from restore.distributed import World, balanced_shares
+from restore.distributed import World, balanced_shares, pixel_weight
 from restore.errors import DataError, RestoreError
 from restore.io.atomic import remove_stale_temp_files
 from restore.io.picture import DEFAULT_MAX_PIXELS, Picture, format_for_path, load, save
@@ -497,26 +497,13 @@ class _Pipeline:
             self.finish(index, ItemResult(item.input, item.output, "failed", seconds, _reason(exc)))
 
 
-def _header_pixels(path: Path) -> int:
-    """Width x height from the file's header (no decoding), at least 1: the weight of an item when sharing out
-    work. A file Pillow cannot open weighs 1; it will fail (or be read another way) on its rank."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except Exception:  # any unreadable header: the item's own rank reports the real reason
-        return 1
-    return max(1, width * height)
-
-
 def _own_share(world: World, plan: list[_Planned], runnable: list[int]) -> list[int]:
     """This rank's items to run, out of the ``runnable`` ones every rank found in its stride of the plan.
 
     Each rank reads the headers of its own runnable items; all weights are gathered, and every rank computes
     the same :func:`restore.distributed.balanced_shares` from them.
     """
-    weighed = [(index, _header_pixels(plan[index].input)) for index in runnable]
+    weighed = [(index, pixel_weight(plan[index].input)) for index in runnable]
     everything = sorted(pair for part in world.all_gather(weighed) for pair in part)
     shares = balanced_shares([weight for _, weight in everything], world.size)
     return [everything[position][0] for position in shares[world.rank]]
