@@ -261,7 +261,8 @@ def test_ranks_given_different_arguments_refuse_before_any_work(tmp_path: Path) 
 
 @pytest.fixture()
 def recipe(tmp_path: Path, datasets_dir: Path, monkeypatch) -> Path:
-    """Six iterations of a tiny RCAN on four 64x64 crops, global batch 4, EMA on, one thread."""
+    """Six iterations of a tiny RCAN on four 64x64 crops, EMA on, one thread. The global batch of 5 splits into
+    unequal slices (2 + 3) on two ranks: the case where averaging the ranks' means would be wrong."""
     monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))  # inherited by the ranks
     crops = tmp_path / "crops"
     crops.mkdir()
@@ -269,7 +270,7 @@ def recipe(tmp_path: Path, datasets_dir: Path, monkeypatch) -> Path:
         Image.open(source).convert("RGB").crop((100, 100, 164, 164)).save(crops / f"crop{i}.png")
     raw = {
         "name": "tiny", "arch": "rcan", "scale": 2, "network": TINY_RCAN,
-        "data": {"train": [str(crops)], "patch_size": 12, "batch_size": 4, "val": "Set5"},
+        "data": {"train": [str(crops)], "patch_size": 12, "batch_size": 5, "val": "Set5"},
         "train": {"iterations": 6, "lr": 1e-3, "ema": 0.9, "seed": 3, "grad_clip": 10.0},
         "runtime": {"threads": 1},
         "checkpoint": {"dir": str(tmp_path / "run"), "every_seconds": 1e9},
@@ -278,6 +279,17 @@ def recipe(tmp_path: Path, datasets_dir: Path, monkeypatch) -> Path:
     path = tmp_path / "tiny.yml"
     path.write_text(yaml.safe_dump(raw))
     return path
+
+
+def test_each_rank_cuts_its_part_out_of_the_batch_one_process_draws(recipe: Path) -> None:
+    from restore.training.options import load_options
+    from restore.training.trainer import Trainer
+
+    sampler = Trainer(load_options(recipe), log=lambda _: None).sampler
+    whole_lr, whole_hr = sampler.sample(np.random.default_rng([3, 0, 7]))
+    parts = [sampler.sample(np.random.default_rng([3, 0, 7]), part) for part in (range(0, 2), range(2, 5))]
+    assert torch.equal(torch.cat([lr for lr, _ in parts]), whole_lr)
+    assert torch.equal(torch.cat([hr for _, hr in parts]), whole_hr)
 
 
 def _one_process_weights(recipe: Path, run_dir: Path, iterations: int | None = None) -> dict:
