@@ -2,11 +2,14 @@
 
 Each sub-command lives in its own module under ``restore.cli`` and exposes ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
-runs, so ``restore --help`` is instant.
+runs, so ``restore --help`` is instant. A module with ``DISTRIBUTED = True`` runs as one rank of a
+``torchrun`` launch when started by one (:func:`restore.distributed.session`; docs/scaling.md).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import importlib
 import os
 import shlex
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     # What was typed, for reports that cite their command (``restore bench --report``).
     args.command_line = "restore " + shlex.join(argv)
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), _as_rank(module, argv):
             status = int(module.run(args) or 0)
             sys.stdout.flush()  # inside the try: a closed pipe shows here, not as a traceback at exit
         return status
@@ -75,6 +78,16 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`restore zoo --json | head`): stop quietly, as other Unix tools do.
         _silence_stdout()
         return 141
+
+
+def _as_rank(module, argv: list[str]) -> contextlib.AbstractContextManager:
+    """The torchrun session of a command that shares its work between ranks (nothing when not launched)."""
+    if not getattr(module, "DISTRIBUTED", False):
+        return contextlib.nullcontext()
+    from restore.distributed import session
+
+    hours = getattr(module, "DISTRIBUTED_TIMEOUT_HOURS", None)
+    return session(argv, timeout=None if hours is None else datetime.timedelta(hours=hours))
 
 
 def _silence_stdout() -> None:

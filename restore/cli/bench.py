@@ -6,6 +6,9 @@ Modes, chosen by the arguments given:
 
 Exit status of the model mode: 0 when at least one requested set was scored (absent sets are named on
 stderr and in the report), 2 when none was present or on any error.
+
+Under torchrun the model mode shares each set's images between the ranks; rank 0 alone prints and writes
+the JSON, CSV and report, which match a one-process run's but for the timings (docs/scaling.md).
 """
 from __future__ import annotations
 
@@ -17,6 +20,10 @@ from typing import Any
 from restore.errors import DataError
 from restore.io.strict_json import strict_dumps
 from restore.metrics.score import score_folder
+
+# Runs as one rank of a torchrun launch (restore.distributed.session); the ranks wait for each other per set.
+DISTRIBUTED = True
+DISTRIBUTED_TIMEOUT_HOURS = 24
 
 HELP = "score models (or a folder of outputs) under the papers' protocol (Y-PSNR/SSIM, crop = scale)"
 
@@ -100,16 +107,20 @@ def run_sr_dir(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
+    from restore.distributed import world
     from restore.evaluation import run_benchmark
     from restore.evaluation.report import write_csv, write_json, write_report
 
     if not args.dataset or args.scale is None:
         raise DataError("--model needs --dataset D[,..] and --scale S[,..]")
+    rank = world()
     run_result = run_benchmark(
         _split(args.model), parse_scales(args.scale), _split(args.dataset), data_root=args.data_root,
         weights=args.weights, self_ensemble=args.self_ensemble, lpips=args.lpips, device=args.device,
-        tile=args.tile, precision=args.precision, progress=print,
+        tile=args.tile, precision=args.precision, progress=print if rank.is_main else None, world=rank,
     )
+    if not rank.is_main:
+        return 0
     for message in run_result.absent.values():
         print(f"restore bench: skipped: {message}", file=sys.stderr)
     for warning in run_result.warnings:
@@ -129,7 +140,9 @@ def run_models(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.sr_dir:
-        return run_sr_dir(args)
+        from restore.distributed import world
+
+        return run_sr_dir(args) if world().is_main else 0  # one folder's scores: rank 0 alone, under torchrun
     if args.model:
         return run_models(args)
     raise DataError("nothing to score: give --sr-dir SR --hr-dir HR --scale S, "

@@ -6,6 +6,9 @@ import sys
 
 import yaml
 
+# Under torchrun, one rank of a DistributedDataParallel run (restore.distributed.session; docs/scaling.md).
+DISTRIBUTED = True
+
 HELP = "Train a network from an options file (recipes under options/); resumes the run's latest checkpoint."
 
 
@@ -48,5 +51,6 @@ def run(args: argparse.Namespace) -> int:
     elif args.resume != "none":
         trainer.resume(args.resume)
     result = trainer.train(args.iterations)
-    print(f"done: iteration {result['iteration']}, {result['hours']:.3f} h of training", file=sys.stderr)
+    if trainer.world.is_main:
+        print(f"done: iteration {result['iteration']}, {result['hours']:.3f} h of training", file=sys.stderr)
     return 0

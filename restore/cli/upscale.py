@@ -1,7 +1,8 @@
 """``restore upscale``: upscale files, folders and globs into an output folder.
 
 A thin shell over :func:`restore.engine.batch.upscale_paths` and :class:`restore.engine.Upscaler`.
-Exit status 0 when every item was upscaled or skipped, 1 when any failed. ``--demo`` upscales the
+Exit status 0 when every item was upscaled or skipped, 1 when any failed (under torchrun: on any rank; every
+rank exits with it, and rank 0 alone prints the summary). ``--demo`` upscales the
 CC0 sample photos that ship with scikit-image, with the best model whose weights ship.
 """
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pathlib import Path
 from restore.engine.tile_option import parse_tile
 from restore.errors import DataError, SettingsError
 from restore.io.picture import DEFAULT_MAX_PIXELS
+
+# Runs as one rank of a torchrun launch (restore.distributed.session); ranks wait for the slowest at the end.
+DISTRIBUTED = True
+DISTRIBUTED_TIMEOUT_HOURS = 24
 
 HELP = "upscale images (files, folders, globs) with a zoo model; --demo tries it on sample photos"
 
@@ -65,7 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                         help=f"refuse inputs above N pixels, checked from the header (default: {DEFAULT_MAX_PIXELS:,})")
     output.add_argument("--workers", type=int, default=2, metavar="N", help="decode/encode threads (default: 2)")
-    output.add_argument("--log", metavar="FILE", help="append one JSON line per image (input, output, seconds, status)")
+    # --log-file, not just --log: under torchrun, torchrun's own parser reads the whole line and takes --log
+    # as an ambiguous abbreviation of its --log-dir; --log stays as an alias for one-process runs.
+    output.add_argument("--log-file", "--log", dest="log", metavar="FILE",
+                        help="append one JSON line per image (input, output, seconds, status; rank under torchrun)")
     output.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -81,7 +89,7 @@ def demo_images() -> list[Path]:
     return found
 
 
-def _build_upscaler(args: argparse.Namespace, model: str, scale: int | None):
+def _build_upscaler(args: argparse.Namespace, model: str, scale: int | None, device: str):
     from restore.engine import Upscaler
 
     options = {
@@ -91,7 +99,7 @@ def _build_upscaler(args: argparse.Namespace, model: str, scale: int | None):
         "tile": args.tile,
         "self_ensemble": args.self_ensemble,
         "precision": args.precision,
-        "device": args.device,
+        "device": device,
         "compile": args.compile,
         "outscale": args.outscale,
         "backend": args.backend,
@@ -102,8 +110,10 @@ def _build_upscaler(args: argparse.Namespace, model: str, scale: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from restore.distributed import world
     from restore.engine.batch import upscale_paths
 
+    rank = world()
     inputs: list[str | Path] = list(args.inputs)
     model, scale = args.model or "auto", args.scale
     if args.demo:
@@ -116,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
             from restore.zoo import default_model
 
             model = default_model(scale)
-    upscaler = _build_upscaler(args, model, scale)
+    upscaler = _build_upscaler(args, model, scale, rank.device(args.device))
     model, scale = upscaler.model_name, upscaler.scale
-    if not args.quiet:
+    if not args.quiet and rank.is_main:
         if upscaler.recognised is not None:
             chosen = f" (from {args.weights}: {upscaler.recognised.describe()})"
         else:
@@ -136,9 +146,13 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         max_pixels=args.max_pixels,
         workers=args.workers,
+        world=rank,
     )
+    failed = rank.broadcast(summary.failed > 0)  # rank 0's summary is the whole batch's
+    if not rank.is_main:
+        return 1 if failed else 0
     report = summary.report()
     print(report, file=sys.stderr if summary.failed else sys.stdout)
     if args.demo:
         print(f"demo: {model} x{scale} results are in {Path(args.output).resolve()}")
-    return 1 if summary.failed else 0
+    return 1 if failed else 0

@@ -7,8 +7,13 @@ summary, never the batch. Outputs are written atomically; an output that already
 skipped unless ``overwrite``, so rerunning an interrupted batch resumes it; an output that would
 land on an input, outside the output folder (``..`` in a glob, a symlink) or under a name the file system
 cannot hold is refused for that item alone. Folders and globs never pick up files inside the output folder,
-so a rerun into ``in/out`` does not upscale its own results. The ``--log`` is best-effort: a log that
+so a rerun into ``in/out`` does not upscale its own results. The ``--log-file`` is best-effort: a log that
 cannot be written is dropped with one warning, never the images.
+
+Under ``torchrun`` (a launched :class:`restore.distributed.World`) rank 0 plans and hands every rank the same
+plan; the items still to run are shared out balanced by pixels (read from the headers), each output written
+by the one rank that owns it; rank 0 gathers every result into the summary. The log is journalled per rank
+(``FILE.rank<R>``, so a rank that dies keeps its lines) and merged by rank 0 into ``FILE`` in input order.
 """
 from __future__ import annotations
 
@@ -28,6 +33,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from restore.distributed import World, balanced_shares, pixel_weight
 from restore.errors import DataError, RestoreError
 from restore.io.atomic import remove_stale_temp_files
 from restore.io.picture import DEFAULT_MAX_PIXELS, Picture, format_for_path, load, save
@@ -60,6 +66,8 @@ class ItemResult:
     status: str
     seconds: float = 0.0
     reason: str | None = None
+    rank: int | None = None  # the rank that settled it, under torchrun
+
 
     def describe_failure(self) -> str:
         """``input: reason``, without naming the input twice (DataError messages start with it)."""
@@ -67,16 +75,16 @@ class ItemResult:
         return reason if reason.startswith(str(self.input)) else f"{self.input}: {reason}"
 
     def as_json(self) -> str:
-        return json.dumps(
-            {
-                "input": str(self.input),
-                "output": None if self.output is None else str(self.output),
-                "seconds": round(self.seconds, 4),
-                "status": self.status,
-                "reason": self.reason,
-            },
-            ensure_ascii=False,
-        )
+        record = {
+            "input": str(self.input),
+            "output": None if self.output is None else str(self.output),
+            "seconds": round(self.seconds, 4),
+            "status": self.status,
+            "reason": self.reason,
+        }
+        if self.rank is not None:
+            record["rank"] = self.rank
+        return json.dumps(record, ensure_ascii=False)
 
 
 @dataclass
@@ -276,7 +284,7 @@ def _write(picture: Picture, output: Path, *, format: str | None, quality: int |
 
 
 class _BestEffortLog:
-    """The ``--log`` file: one JSON line per item, written while it can be. A write that fails (a full
+    """The ``--log-file``: one JSON line per item, written while it can be. A write that fails (a full
     disk, a vanished mount) drops the log with one warning; the images, which matter, go on."""
 
     def __init__(self, path: str | os.PathLike, stream: Any, warn: Callable[[str], None]) -> None:
@@ -289,7 +297,7 @@ class _BestEffortLog:
         try:
             return cls(path, open(path, "a", encoding="utf-8"), warn)
         except OSError as exc:
-            raise DataError(f"--log {path}: cannot open for writing ({exc.strerror or exc})") from exc
+            raise DataError(f"--log-file {path}: cannot open for writing ({exc.strerror or exc})") from exc
 
     def write_line(self, line: str) -> None:
         if self.stream is None:
@@ -298,7 +306,7 @@ class _BestEffortLog:
             self.stream.write(line + "\n")
             self.stream.flush()
         except OSError as exc:
-            self.warn(f"warning: --log {self.path}: cannot write ({exc.strerror or exc}); the log stops here, "
+            self.warn(f"warning: --log-file {self.path}: cannot write ({exc.strerror or exc}); the log stops here, "
                       "the images go on")
             self.close()
 
@@ -326,11 +334,15 @@ class _InlinePool:
         return None
 
 
-def _settle_before_running(plan: list[_Planned], overwrite: bool) -> tuple[dict[int, ItemResult], list[int]]:
-    """Results known before any model work (planning problems, existing outputs), and the items left to run."""
+def _settle_before_running(
+    plan: list[_Planned], overwrite: bool, indices: Iterable[int]
+) -> tuple[dict[int, ItemResult], list[int]]:
+    """Results known before any model work (planning problems, existing outputs), and the items left to run,
+    among the plan's ``indices``."""
     settled: dict[int, ItemResult] = {}
     runnable: list[int] = []
-    for index, item in enumerate(plan):
+    for index in indices:
+        item = plan[index]
         if item.problem is not None:
             settled[index] = ItemResult(item.input, item.output, "failed", reason=item.problem)
             continue
@@ -353,24 +365,25 @@ def _remove_stale_temp_files(plan: list[_Planned]) -> None:
 
 
 class _Report:
-    """Where finished items go: the results by input index, a ``--log`` line and the progress bar (failures are
-    listed once, in the summary's report)."""
+    """Where finished items go: the results by input index, a ``--log-file`` line and the progress bar (failures
+    are listed once, in the summary's report). ``rank`` (under torchrun) is stamped on every result."""
 
-    def __init__(self, total: int, log: _BestEffortLog | None, show: bool) -> None:
+    def __init__(self, total: int, log: _BestEffortLog | None, show: bool, rank: int | None = None) -> None:
         from tqdm import tqdm
 
-        self.total, self.log, self.show = total, log, show
+        self.total, self.log, self.show, self.rank = total, log, show, rank
         self.results: dict[int, ItemResult] = {}
         self.bar = tqdm(total=total, unit="img", disable=not show, dynamic_ncols=True)
 
     def finish(self, index: int, result: ItemResult) -> None:
+        result.rank = self.rank
         self.results[index] = result
         if self.log is not None:
             self.log.write_line(result.as_json())
         self.bar.update(1)
 
     def summary(self) -> BatchSummary:
-        return BatchSummary([self.results[index] for index in range(self.total)])
+        return BatchSummary([self.results[index] for index in sorted(self.results)])
 
     def close(self) -> None:
         self.bar.close()
@@ -484,6 +497,60 @@ class _Pipeline:
             self.finish(index, ItemResult(item.input, item.output, "failed", seconds, _reason(exc)))
 
 
+def _own_share(world: World, plan: list[_Planned], runnable: list[int]) -> list[int]:
+    """This rank's items to run, out of the ``runnable`` ones every rank found in its stride of the plan.
+
+    Each rank reads the headers of its own runnable items; all weights are gathered, and every rank computes
+    the same :func:`restore.distributed.balanced_shares` from them.
+    """
+    weighed = [(index, pixel_weight(plan[index].input)) for index in runnable]
+    everything = sorted(pair for part in world.all_gather(weighed) for pair in part)
+    shares = balanced_shares([weight for _, weight in everything], world.size)
+    return [everything[position][0] for position in shares[world.rank]]
+
+
+def _on_every_rank(world: World, step: Callable[[], Any]) -> Any:
+    """Run ``step``; under torchrun, a RestoreError on any rank is raised on all of them (none waits alone)."""
+    if not world.active:
+        return step()
+    try:
+        value, problem = step(), None
+    except RestoreError as exc:
+        value, problem = None, str(exc)
+    world.agree(problem)
+    return value
+
+
+def _journal_path(log_path: str | os.PathLike, rank: int) -> Path:
+    return Path(f"{os.fspath(log_path)}.rank{rank}")
+
+
+def _open_journal(world: World, log_path: str | os.PathLike | None,
+                  warn: Callable[[str], None]) -> _BestEffortLog | None:
+    """This rank's journal of the log; rank 0 also proves the log itself writable, before any work."""
+    if log_path is None:
+        return None
+    if world.is_main:
+        _BestEffortLog.open(log_path, warn).close()
+    return _BestEffortLog.open(_journal_path(log_path, world.rank), warn)
+
+
+def _merge_log(world: World, log_path: str | os.PathLike, summary: BatchSummary,
+               warn: Callable[[str], None]) -> None:
+    """Rank 0 appends every item's line, in input order, to the log, then drops the ranks' journals. A log that
+    cannot be written keeps the journals and says so."""
+    log = _BestEffortLog.open(log_path, warn)
+    for result in summary.results:
+        log.write_line(result.as_json())
+    complete = log.stream is not None
+    log.close()
+    if complete:
+        for rank in range(world.size):
+            _journal_path(log_path, rank).unlink(missing_ok=True)
+    else:
+        warn(f"warning: the per-rank journals {log_path}.rank* are kept")
+
+
 def upscale_paths(
     inputs: Sequence[str | os.PathLike],
     outdir: str | os.PathLike,
@@ -497,31 +564,53 @@ def upscale_paths(
     progress: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     workers: int = 2,
+    world: World | None = None,
 ) -> BatchSummary:
     """Upscale files, folders (recursively, structure kept) and glob patterns into ``outdir``.
 
     ``format``: png / jpg / webp / tiff for every output (default: the input's, PNG for others).
     ``quality``: see :func:`restore.io.picture.save`. ``suffix`` goes before the extension.
-    ``log_path``: one JSON line per item (input, output, seconds, status, reason).
+    ``log_path``: one JSON line per item (input, output, seconds, status, reason; ``rank`` under torchrun).
     ``workers``: decode/encode threads (0: everything on the calling thread).
+    ``world``: this rank under torchrun (default: one process). Every rank must call this with the same
+    arguments; rank 0's summary holds every item, another rank's only its own share.
     Raises DataError only when the output folder itself cannot be created or written.
     """
+    world = world or World()
     outdir = Path(outdir)
+    warn = functools.partial(print, file=sys.stderr)
     if format is not None:
         format_for_path("x.png", format)  # an unknown format is an up-front error, not N failures
-    plan = plan_batch(inputs, outdir, format=format, suffix=suffix)
-    _check_outdir(outdir)
-    _remove_stale_temp_files(plan)
-    settled, runnable = _settle_before_running(plan, overwrite)
-    log = _BestEffortLog.open(log_path, warn=lambda text: print(text, file=sys.stderr))
-    report = _Report(len(plan), log, show=progress)
+    # Rank 0 lists the inputs: every rank then works from one plan, even while files come and go.
+    plan = world.broadcast(plan_batch(inputs, outdir, format=format, suffix=suffix) if world.is_main else None)
+    _on_every_rank(world, lambda: _check_outdir(outdir))
+    if world.is_main:
+        _remove_stale_temp_files(plan)
+    world.barrier()  # no rank writes before an earlier run's leftovers are gone
+    settled, runnable = _settle_before_running(plan, overwrite, range(world.rank, len(plan), world.size))
+    if world.launched:
+        runnable = _own_share(world, plan, runnable)
+        log = _on_every_rank(world, lambda: _open_journal(world, log_path, warn))
+    else:
+        log = _BestEffortLog.open(log_path, warn)
+    show = progress and world.is_main
+    report = _Report(len(settled) + len(runnable), log, show=show, rank=world.rank if world.launched else None)
     try:
         for index, result in settled.items():
             report.finish(index, result)
-        with _tile_bar_on(upscaler, enabled=progress):
+        with _tile_bar_on(upscaler, enabled=show):
             decode = functools.partial(load, max_pixels=max_pixels)
             encode = functools.partial(_write, format=format, quality=quality)
             _Pipeline(plan, upscaler, workers, decode, encode, report.finish).run(runnable)
     finally:
         report.close()
-    return report.summary()
+    if not world.launched:
+        return report.summary()
+    gathered = world.gather(report.results)
+    if not world.is_main:
+        return report.summary()
+    merged = {index: result for part in gathered for index, result in part.items()}
+    summary = BatchSummary([merged[index] for index in sorted(merged)])
+    if log_path is not None:
+        _merge_log(world, log_path, summary, warn)
+    return summary

@@ -6,6 +6,11 @@ computed here bit-exactly; the model upscales the LR to uint8 (the papers' outpu
 PSNR and SSIM are taken on MATLAB luma with ``scale`` border pixels shaved. A single-channel image
 (Set14 "bridge") is repeated to three channels before the network and before scoring, as the
 authors' scripts do.
+
+Under torchrun (a launched :class:`restore.distributed.World`) the images of each (model, scale, set) are
+shared out between the ranks, balanced by pixels, and every rank gathers all the scores, so each holds the
+run one process would have made; only the timings differ (per-image ``seconds``, and the sums and
+``total_seconds`` built from them), as they do between any two runs.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import numpy as np
 import torch
 
 from restore.datasets import Dataset, check_dataset, get_dataset
+from restore.distributed import World, balanced_shares, pixel_weight
 from restore.errors import DataError, RestoreError, WeightsError
 from restore.io.image import read_image
 from restore.metrics.imresize import bicubic_degrade, modcrop
@@ -215,6 +221,29 @@ def _unit_rgb(array: np.ndarray, device: torch.device) -> torch.Tensor:
     return _as_tensor(array).to(device=device, dtype=torch.float32) / 255.0
 
 
+def _score_image(upscaler: Any, dataset: Dataset, hr_path: Path, scale: int, lpips_model: Any) -> ImageScore:
+    """One image through the model and the metrics."""
+    hr, lr = _load_pair(dataset, hr_path, scale)
+    tick = time.perf_counter()
+    sr = upscaler.upscale_array(lr)
+    seconds = time.perf_counter() - tick
+    if sr.shape != hr.shape:
+        raise DataError(f"{hr_path}: the model returned {sr.shape[1]}x{sr.shape[0]} for an HR of "
+                        f"{hr.shape[1]}x{hr.shape[0]} (x{scale} of {lr.shape[1]}x{lr.shape[0]})")
+    sr_tensor, hr_tensor = _as_tensor(sr), _as_tensor(hr)
+    score = ImageScore(
+        hr_path.stem,
+        float(psnr(sr_tensor, hr_tensor, crop_border=scale)[0]),
+        float(ssim(sr_tensor, hr_tensor, crop_border=scale)[0]),
+        seconds,
+    )
+    if lpips_model is not None:
+        with torch.inference_mode():
+            distance = lpips_model(_unit_rgb(sr, upscaler.device), _unit_rgb(hr, upscaler.device))
+        score.lpips = float(distance[0])
+    return score
+
+
 def run_benchmark(
     models: list[str | torch.nn.Module],
     scales: list[int],
@@ -228,6 +257,7 @@ def run_benchmark(
     tile: int | None = None,
     precision: str = "fp32",
     progress: Callable[[str], None] | None = None,
+    world: World | None = None,
 ) -> BenchmarkRun:
     """Score every (model, scale) on every requested set that is present.
 
@@ -245,9 +275,11 @@ def run_benchmark(
         tile: LR tile side for large images (None: whole images).
         precision: ``"fp32"`` (default, for comparable numbers), ``"auto"``, ``"fp16"`` or ``"bf16"``.
         progress: called with one line per finished (model, dataset, scale).
+        world: this rank under torchrun (default: one process); every rank must call with the same arguments.
     """
     from restore.engine import Upscaler
 
+    world = world or World()
     if not models or not scales or not datasets:
         raise DataError("give at least one model, one scale and one dataset")
     if any(scale < 1 for scale in scales):
@@ -261,7 +293,8 @@ def run_benchmark(
         for scale in scales:
             try:
                 upscalers[model, scale] = Upscaler(model, scale, _expand_weights(weights, scale), tile=tile,
-                                                   self_ensemble=self_ensemble, precision=precision, device=device)
+                                                   self_ensemble=self_ensemble, precision=precision,
+                                                   device=world.device(device))
             except ValueError as exc:  # an unavailable device, an invalid tile or precision
                 raise RestoreError(f"cannot set up {model} x{scale}: {exc}") from exc
     present, absent, warnings = _present_sets(datasets, data_root)
@@ -279,26 +312,13 @@ def run_benchmark(
         params = _params(model, scale)
         for dataset in present:
             result = SetResult(upscaler.model_name, dataset.name, scale, params)
-            for hr_path in dataset.hr_paths():
-                hr, lr = _load_pair(dataset, hr_path, scale)
-                tick = time.perf_counter()
-                sr = upscaler.upscale_array(lr)
-                seconds = time.perf_counter() - tick
-                if sr.shape != hr.shape:
-                    raise DataError(f"{hr_path}: the model returned {sr.shape[1]}x{sr.shape[0]} for an HR of "
-                                    f"{hr.shape[1]}x{hr.shape[0]} (x{scale} of {lr.shape[1]}x{lr.shape[0]})")
-                sr_tensor, hr_tensor = _as_tensor(sr), _as_tensor(hr)
-                score = ImageScore(
-                    hr_path.stem,
-                    float(psnr(sr_tensor, hr_tensor, crop_border=scale)[0]),
-                    float(ssim(sr_tensor, hr_tensor, crop_border=scale)[0]),
-                    seconds,
-                )
-                if lpips_model is not None:
-                    with torch.inference_mode():
-                        distance = lpips_model(_unit_rgb(sr, any_upscaler.device), _unit_rgb(hr, any_upscaler.device))
-                    score.lpips = float(distance[0])
-                result.images.append(score)
+            hr_paths = dataset.hr_paths()
+            own = (balanced_shares([pixel_weight(path) for path in hr_paths], world.size)[world.rank]
+                   if world.launched else range(len(hr_paths)))
+            scores = {index: _score_image(upscaler, dataset, hr_paths[index], scale, lpips_model) for index in own}
+            if world.launched:
+                scores = {index: score for part in world.all_gather(scores) for index, score in part.items()}
+            result.images = [scores[index] for index in range(len(hr_paths))]
             results.append(result)
             if progress is not None:
                 lpips_text = f"  LPIPS {result.lpips:.4f}" if result.lpips is not None else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,10 +88,14 @@ class PatchCache:
             offset += hr.size + lr.size
         pixels = np.concatenate(chunks)
         root.mkdir(parents=True, exist_ok=True)
-        tmp = data_path.with_suffix(".tmp")
+        # Temporary names of this process's own, and the index last: the nodes of a torchrun launch may build
+        # the same cache in one shared folder at once, and a reader must never find half of it.
+        tmp = data_path.with_suffix(f".{os.getpid()}.tmp")
         pixels.tofile(tmp)
         tmp.replace(data_path)
-        index_path.write_text(json.dumps([e.__dict__ for e in index]))
+        tmp_index = index_path.with_suffix(f".{os.getpid()}.tmp")
+        tmp_index.write_text(json.dumps([e.__dict__ for e in index]))
+        tmp_index.replace(index_path)
         return cls(pixels, index, scale)
 
     def hr(self, i: int) -> np.ndarray:
@@ -121,18 +126,26 @@ class PatchSampler:
             weights = np.ones_like(weights)
         self.probabilities = weights / weights.sum()
 
-    def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shape: -> LR (B, 3, p, p) and HR (B, 3, s*p, s*p), float32 in [0, 255]."""
+    def sample(self, rng: np.random.Generator, part: range | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Shape: -> LR (b, 3, p, p) and HR (b, 3, s*p, s*p), float32 in [0, 255].
+
+        ``part``: which samples of the batch of B to return (b = len(part); default all). Every random number
+        of the whole batch is drawn whatever ``part`` is, so the ranks of a torchrun launch, each taking its
+        part, together hold exactly the batch one process draws from the same generator.
+        """
         p, s = self.patch, self.cache.scale
+        wanted = range(self.batch) if part is None else part
         images = rng.choice(self.usable, size=self.batch, p=self.probabilities)
         lrs, hrs = [], []
-        for i in images:
+        for position, i in enumerate(images):
             lr, hr = self.cache.lr(i), self.cache.hr(i)
             y = int(rng.integers(0, lr.shape[0] - p + 1))
             x = int(rng.integers(0, lr.shape[1] - p + 1))
+            transform = int(rng.integers(0, 8))
+            if position not in wanted:
+                continue
             lr_patch = lr[y : y + p, x : x + p]
             hr_patch = hr[s * y : s * (y + p), s * x : s * (x + p)]
-            transform = int(rng.integers(0, 8))
             lrs.append(_dihedral(lr_patch, transform))
             hrs.append(_dihedral(hr_patch, transform))
         lr_batch = torch.from_numpy(np.stack(lrs)).permute(0, 3, 1, 2).float()

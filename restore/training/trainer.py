@@ -5,14 +5,19 @@ Why our own loop and not BasicSR's (docs/training.md has the long version): Basi
 paired-image datasets expect LR folders on disk. This loop keeps those three properties and stays
 small enough to read in one sitting.
 
-Determinism: the batch of iteration t is drawn from ``numpy.random.default_rng([seed, rank, t])``, and the
+Determinism: the batch of iteration t is drawn from ``numpy.random.default_rng([seed, 0, t])``, and the
 learning rate is a pure function of t, so a resumed run replays exactly what an uninterrupted run does.
+
+Under torchrun (DistributedDataParallel, docs/scaling.md) the recipe's batch is the global batch: every rank
+draws the same batch from the same generator and trains on its own slice of it, so N ranks take the steps one
+process takes (the ``0`` in the seed is where a rank number once went; it stays so that older runs resume
+onto the same batches). Rank 0 alone validates, keeps the EMA, logs and writes checkpoints; a checkpoint
+holds nothing rank-specific, so a run resumes on any number of ranks.
 """
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -23,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore.archs import spec
+from restore.distributed import World, world
 from restore.errors import RestoreError
 from restore.training.data import PatchCache, PatchSampler
 from restore.training.ema import ModelEMA
@@ -67,27 +73,31 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+def _silent(message: str) -> None:
+    """The log of the ranks other than 0: rank 0 speaks for the run."""
+
+
 class Trainer:
     def __init__(self, options: Options, *, data_root: Path | None = None, cache_root: Path | None = None,
                  log: Callable[[str], None] = print):
         validate(options, data_root)
-        self.options, self.data_root, self.cache_root, self.log = options, data_root, cache_root, log
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.world: World = world()
+        if self.world.launched and not self.world.active:
+            raise RestoreError("started by torchrun: train inside restore.distributed.session() "
+                               "(`restore train` does), so that the ranks train together")
+        if options.data.batch_size < self.world.size:
+            raise RestoreError(f"data.batch_size {options.data.batch_size} is the global batch and cannot be "
+                               f"shared between {self.world.size} ranks; use at least one sample per rank")
+        self.options, self.data_root, self.cache_root = options, data_root, cache_root
+        self.log = log if self.world.is_main else _silent
         runtime = options.runtime
         if runtime.threads:
             torch.set_num_threads(runtime.threads)
-        if runtime.device == "auto":
+        device = self.world.device(runtime.device)
+        if device == "auto":
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         else:
-            self.device = torch.device(runtime.device)
-        if self.world_size > 1:
-            import torch.distributed as dist
-
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-            if self.device.type == "cuda":
-                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-                torch.cuda.set_device(self.device)
+            self.device = torch.device(device)
         self.use_bf16 = runtime.amp == "bf16" or (runtime.amp == "auto" and self.device.type == "cuda")
         self.memory_format = torch.channels_last if runtime.channels_last else torch.contiguous_format
 
@@ -96,16 +106,17 @@ class Trainer:
         torch.manual_seed(options.train.seed)
         self.model = build_model(options.arch, options.scale, **options.network)
         if options.train.init_from:
-            init_from_checkpoint(self.model, resolve_repo_path(options.train.init_from), options.arch, log)
+            init_from_checkpoint(self.model, resolve_repo_path(options.train.init_from), options.arch, self.log)
         self.model.to(self.device, memory_format=self.memory_format)
-        self.ema = ModelEMA(self.model, options.train.ema) if options.train.ema > 0 else None
+        self.ema = ModelEMA(self.model, options.train.ema) if options.train.ema > 0 and self.world.is_main else None
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(
             params, lr=options.train.lr, betas=options.train.betas, weight_decay=options.train.weight_decay
         )
         self.forward_model: nn.Module = self.model
-        if self.world_size > 1:
-            self.forward_model = nn.parallel.DistributedDataParallel(self.model)
+        if self.world.launched:
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
         if runtime.compile:
             self.forward_model = torch.compile(self.forward_model)
         self.iteration = 0
@@ -127,9 +138,24 @@ class Trainer:
             self._sampler = PatchSampler(cache, data.patch_size, data.batch_size, data.sampling)
         return self._sampler
 
+    @property
+    def batch_part(self) -> range:
+        """This rank's samples of the global batch: contiguous slices, sizes differing by at most one."""
+        total, size, rank = self.options.data.batch_size, self.world.size, self.world.rank
+        return range(rank * total // size, (rank + 1) * total // size)
+
+    def _build_sampler_in_turn(self) -> None:
+        """The patch cache is built by the first rank of each node while the others wait, then read by them:
+        ranks building one cache file at once would decode the data N times over."""
+        for first in (True, False):
+            if (self.world.local_rank == 0) == first:
+                _ = self.sampler
+            self.world.barrier()
+
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.options.train.seed, self.rank, iteration])
-        lr, hr = self.sampler.sample(rng)
+        """This rank's part of the global batch of ``iteration`` (all of it in one process)."""
+        rng = np.random.default_rng([self.options.train.seed, 0, iteration])
+        lr, hr = self.sampler.sample(rng, self.batch_part if self.world.launched else None)
         return (
             lr.to(self.device, memory_format=self.memory_format),
             hr.to(self.device, memory_format=self.memory_format),
@@ -151,6 +177,7 @@ class Trainer:
             "scale": self.options.scale,
             "network": json.dumps(self.options.network),
             "hardware": describe_hardware(self.device),
+            "world_size": self.world.size,
         }
 
     def save_checkpoint(self) -> Path:
@@ -165,8 +192,9 @@ class Trainer:
         return path
 
     def latest_checkpoint(self) -> Path | None:
-        found = sorted(self.options.run_dir.glob(f"{CHECKPOINT_PREFIX}*.pt"))
-        return found[-1] if found else None
+        """The run's newest checkpoint, as rank 0 sees it (every rank must resume from the same one)."""
+        found = sorted(self.options.run_dir.glob(f"{CHECKPOINT_PREFIX}*.pt")) if self.world.is_main else []
+        return self.world.broadcast(found[-1] if found else None)
 
     def resume(self, path: str | Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -181,7 +209,9 @@ class Trainer:
         self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self.history = json.loads(state["history"])
         torch.set_rng_state(state["torch_rng"])
-        self.log(f"resumed from {path} at iteration {self.iteration} ({self.elapsed / 3600:.2f} h trained)")
+        previous = int(state.get("world_size", 1))
+        change = f", on {self.world.size} rank(s) instead of {previous}" if previous != self.world.size else ""
+        self.log(f"resumed from {path} at iteration {self.iteration} ({self.elapsed / 3600:.2f} h trained){change}")
 
     # -------------------------------------------------------------------------------- validation
     def _validation_set(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
@@ -235,6 +265,11 @@ class Trainer:
         with self._autocast():
             sr = self.forward_model(lr)
         loss = F.l1_loss(sr.float(), hr)
+        if self.world.launched:
+            # DDP averages the ranks' gradients; weighting each rank's mean by its share of the global batch
+            # makes that average the gradient of the global batch's mean, even for slices of unequal size
+            # (the factor is exactly 1 when the slices are equal).
+            loss = loss * (len(self.batch_part) * self.world.size / self.options.data.batch_size)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.options.train.grad_clip > 0:
@@ -254,18 +289,20 @@ class Trainer:
         options = self.options
         total = options.train.iterations
         stop = min(total, iterations if iterations is not None else total)
-        is_main = self.rank == 0
+        is_main = self.world.is_main
         self.model.train()
-        _ = self.sampler  # build the cache before the clock starts
+        self._build_sampler_in_turn()  # build the cache before the clock starts
         last_save = time.monotonic()
         window_start, window_iters = time.monotonic(), 0
         if is_main:
             self.log(f"training {options.name}: {options.arch} x{options.scale}, iterations "
                      f"{self.iteration}->{stop} of {total}, batch {options.data.batch_size}, "
-                     f"patch {options.data.patch_size}, device {self.device}")
+                     f"patch {options.data.patch_size}, device {self.device}"
+                     + (f", {self.world.size} ranks" if self.world.launched else ""))
         with StopRequest() as stopping:
-            while self.iteration < stop and not stopping.requested:
-                if deadline is not None and time.monotonic() >= deadline:
+            while self.iteration < stop:
+                wants_to_stop = stopping.requested or (deadline is not None and time.monotonic() >= deadline)
+                if self._any_rank(wants_to_stop):
                     break
                 step_start, step_cpu_start = time.monotonic(), time.process_time()
                 lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
@@ -274,11 +311,12 @@ class Trainer:
                 self.cpu_seconds += time.process_time() - step_cpu_start
                 window_iters += 1
 
-                if is_main and (self.iteration % options.log_every == 0 or self.iteration == stop):
+                logging_now = self.iteration % options.log_every == 0 or self.iteration == stop
+                loss_value = self._global_loss(loss) if logging_now else 0.0  # every rank takes part
+                if is_main and logging_now:
                     seconds = time.monotonic() - window_start
                     rate = window_iters / max(seconds, 1e-9)
                     eta = (total - self.iteration) / max(rate, 1e-9)
-                    loss_value = loss.item()
                     record = {"iteration": self.iteration, "loss": loss_value, "lr": lr_value,
                               "iters_per_s": rate, "samples_per_s": rate * options.data.batch_size,
                               "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600}
@@ -309,7 +347,28 @@ class Trainer:
         return {"iteration": self.iteration, "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600,
                 "history": self.history, "stop_requested": stopping.requested}
 
+    def _any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` holds on any rank: a stop (signal, deadline) seen by one rank stops all of them at
+        the same step, or the others would wait forever for its gradients."""
+        if not self.world.launched:
+            return flag
+        import torch.distributed as dist
+
+        value = torch.tensor([1.0 if flag else 0.0])
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
+    def _global_loss(self, loss: torch.Tensor) -> float:
+        """The loss of the whole global batch (each rank's part is weighted by its share of the batch)."""
+        if not self.world.launched:
+            return loss.item()
+        import torch.distributed as dist
+
+        value = loss.detach().float().reshape(1).cpu() / self.world.size
+        dist.all_reduce(value)
+        return value.item()
+
     def _append_log(self, record: dict) -> None:
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.options.run_dir / "log.jsonl", "a") as handle:
-            handle.write(json.dumps(record) + "\n")
+            handle.write(json.dumps({**record, "world_size": self.world.size}) + "\n")
