@@ -196,7 +196,7 @@ def gradient_shares(model: str, batches: int) -> None:
             (getattr(weights, name) * value).backward(retain_graph=True)
             whole = torch.sqrt(sum((p.grad ** 2).sum() for p in decoder.parameters() if p.grad is not None))
             last = torch.sqrt(sum((p.grad ** 2).sum() for p in decoder[-1].parameters()))
-            parts.append(f"{name} {getattr(weights, name) * float(value):.2f} (|grad| decoder {float(whole):.3g}, "
+            parts.append(f"{name} {getattr(weights, name) * value.item():.2f} (|grad| decoder {float(whole):.3g}, "
                          f"last conv {float(last):.3g})")
         print(f"batch {index}: " + "; ".join(parts), flush=True)
 
