@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, help="resize so the long side is N pixels (default: keep the size)")
     parser.add_argument("--model", help="style model file (default: models/sanet-vgg16.safetensors)")
     parser.add_argument("--method", choices=METHODS, default="sanet",
-                        help="sanet (default): the trained network, a second or so per image; optimize: Gatys et al.'s "
+                        help="sanet (default): the trained network, seconds per image; optimize: Gatys et al.'s "
                         "pixel optimisation, no trained model, minutes per image (docs/style.md says when to use which)")
     parser.add_argument("--iterations", help="with --method optimize: L-BFGS iterations at the first (128-pixel) scale "
                         "and at each finer one (default 150,30)")
