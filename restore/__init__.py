@@ -27,6 +27,7 @@ _EXPORTS = {
     "ssim": "restore.metrics.psnr_ssim",
     "rgb_to_y": "restore.metrics.color",
     "stylize": "restore.style.stylize",
+    "optimize_stylize": "restore.style.optimize",
     "upscale": "restore.engine.api",
     "Upscaler": "restore.engine",
     "get_dataset": "restore.datasets",
@@ -49,5 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from restore.metrics.imresize import imresize
     from restore.metrics.lpips import LPIPS
     from restore.metrics.psnr_ssim import psnr, ssim
+    from restore.style.optimize import optimize_stylize
     from restore.style.stylize import stylize
     from restore.zoo import list_models, load_model

@@ -9,6 +9,7 @@ from restore.errors import RestoreError
 from restore.io.suffixes import IMAGE_SUFFIXES
 
 HELP = "Transfer the style of one or more style images onto content images (every content x style pair, or --mix)."
+METHODS = ("sanet", "optimize")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style-weights", help="comma-separated weights for --mix, e.g. 0.7,0.3")
     parser.add_argument("--size", type=int, help="resize so the long side is N pixels (default: keep the size)")
     parser.add_argument("--model", help="style model file (default: models/sanet-vgg16.safetensors)")
+    parser.add_argument("--method", choices=METHODS, default="sanet",
+                        help="sanet (default): the trained network, seconds per image; optimize: Gatys et al.'s "
+                        "pixel optimisation, no trained model, minutes per image (docs/style.md says when to use which)")
+    parser.add_argument("--iterations", help="with --method optimize: L-BFGS iterations at the first (128-pixel) scale "
+                        "and at each finer one (default 150,30)")
+    parser.add_argument("--seed", type=int, default=0, help="with --method optimize: seed of the starting noise")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only failures")
 
@@ -59,8 +66,6 @@ def _parse_weights(text: str | None) -> list[float] | None:
 
 def run(args: argparse.Namespace) -> int:
     from restore.io.image import read_image, write_image
-    from restore.style.models import load_style_model
-    from restore.style.stylize import stylize
 
     contents, styles = expand_images(args.content), expand_images(args.style)
     if not contents or not styles:
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise RestoreError("--style-weights needs --mix")
     output_dir = Path(args.output)
     output_dir.mkdir(parents=True, exist_ok=True)
-    model = load_style_model(args.model)
+    render = _renderer(args, weights)
 
     style_images: dict[Path, object] = {}
     failures: list[str] = []
@@ -96,15 +101,7 @@ def run(args: argparse.Namespace) -> int:
             skipped += 1
             continue
         try:
-            result = stylize(
-                content,
-                [style_images[p] for p in job_styles],
-                alpha=args.alpha,
-                preserve_color=args.preserve_color,
-                style_weights=weights,
-                size=args.size,
-                model=model,
-            )
+            result = render(content, [style_images[p] for p in job_styles])
             write_image(target, result)
         except (RestoreError, ValueError) as exc:
             failures.append(f"{content} x {'+'.join(p.name for p in job_styles)}: {_reason(exc, content)}")
@@ -118,6 +115,54 @@ def run(args: argparse.Namespace) -> int:
         print("failures:\n" + "\n".join(f"  {f}" for f in failures), file=sys.stderr)
         return 1
     return 0
+
+
+def _renderer(args: argparse.Namespace, weights: list[float] | None):
+    """``render(content_path, style_arrays) -> uint8 image`` for the chosen method; option mistakes raise here,
+    before any image is read."""
+    if args.method == "sanet":
+        if args.iterations is not None:
+            raise RestoreError("--iterations applies to --method optimize only")
+        from restore.style.models import load_style_model
+        from restore.style.stylize import stylize
+
+        model = load_style_model(args.model)
+        return lambda content, styles: stylize(content, styles, alpha=args.alpha, preserve_color=args.preserve_color,
+                                               style_weights=weights, size=args.size, model=model)
+    unsupported = [flag for flag, given in (("--mix", args.mix), ("--model", args.model is not None),
+                                            ("--alpha", args.alpha != 1.0)) if given]
+    if unsupported:
+        raise RestoreError(f"{', '.join(unsupported)}: only for --method sanet (optimize renders one style at full "
+                           "strength and uses no model)")
+    from tqdm import tqdm
+
+    from restore.style.build import build_vgg16_encoder
+    from restore.style.optimize import DEFAULT_ITERATIONS, optimize_stylize
+
+    iterations = _parse_iterations(args.iterations) if args.iterations is not None else DEFAULT_ITERATIONS
+    encoder = build_vgg16_encoder()
+
+    def render(content: Path, styles: list) -> object:
+        with tqdm(total=1, unit="eval", desc=content.name, leave=False, disable=args.quiet,
+                  dynamic_ncols=True) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return optimize_stylize(content, styles[0], size=args.size, iterations=iterations, seed=args.seed,
+                                    preserve_color=args.preserve_color, progress=progress, encoder=encoder)
+
+    return render
+
+
+def _parse_iterations(text: str) -> tuple[int, int]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2 or min(values) < 1:
+        raise RestoreError(f"--iterations expects two positive counts separated by a comma, e.g. 150,30; got {text!r}")
+    return values
 
 
 def _reason(error: Exception, path: Path) -> str:

@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--contact-sheet", metavar="IMAGE",
                         help="with --evaluate: draw content, style and outputs at alpha 1 and 0.5 for the first "
                         "model on 6 held-out pairs")
+    parser.add_argument("--with-optimize", action="store_true",
+                        help="with --contact-sheet: add a column made by --method optimize (minutes per row)")
     parser.add_argument("--data-root", help="folder holding train/ and style/ (default: ../shared/datasets)")
 
 
@@ -74,7 +76,8 @@ def _evaluate(options, args: argparse.Namespace) -> int:
               f"content's own {row['palette_distance_content']:.2f}; output closer in {row['palette_closer_pairs']} of "
               f"{len(pairs)})  ({len(pairs)} held-out pairs)", flush=True)
         if args.contact_sheet and model_path == args.evaluate[0]:
-            sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet))
+            sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet),
+                                  optimize=args.with_optimize)
             print(f"wrote {sheet}")
     if args.report:
         Path(args.report).write_text(json.dumps({"pairs": pairs, "results": results}, indent=1) + "\n")

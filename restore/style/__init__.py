@@ -1,4 +1,5 @@
-"""SANet arbitrary style transfer: building the network, the style-model zoo, ``stylize`` and training."""
+"""Style transfer: SANet (building the network, the style-model zoo, ``stylize``, training) and the pixel
+optimisation ``optimize_stylize``."""
 from __future__ import annotations
 
 from restore._lazy import lazy_exports
@@ -9,6 +10,7 @@ _EXPORTS = {
     "load_style_model": "restore.style.models",
     "export_style_model": "restore.style.models",
     "stylize": "restore.style.stylize",
+    "optimize_stylize": "restore.style.optimize",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,15 +18,22 @@ def build_sanet(encoder: str = "vgg16", encoder_weights: bool = True) -> SANet:
     The transformer and decoder start from PyTorch's default initialisation. The encoder is frozen.
     """
     if encoder == "vgg16":
-        network = SANet(VGG16Encoder(), Transform(), vgg16_decoder())
-        if encoder_weights:
-            load_official(network.encoder, _vgg16_encoder_state())
+        network = SANet(build_vgg16_encoder(encoder_weights), Transform(), vgg16_decoder())
     elif encoder == "vgg19_official":
         network = SANet(NormalisedVGG19(), Transform(), official_decoder())
     else:
         raise ValueError(f"unknown SANet encoder {encoder!r}; known: {', '.join(ENCODERS)}")
     network.encoder.requires_grad_(False)
     return network.eval()
+
+
+def build_vgg16_encoder(weights: bool = True) -> VGG16Encoder:
+    """The frozen ImageNet VGG-16 encoder to relu5_1 (the loss network of training and of ``optimize``), in
+    eval mode; WeightsError with the fetch command when the backbone is not cached."""
+    encoder = VGG16Encoder()
+    if weights:
+        load_official(encoder, _vgg16_encoder_state())
+    return encoder.requires_grad_(False).eval()
 
 
 def load_official_sanet(network: SANet, vgg: object, decoder: object, transformer: object) -> SANet:

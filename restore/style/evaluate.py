@@ -118,12 +118,14 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
 
 
 def contact_sheet(network: SANet, root: Path, pairs: list[tuple[str, str]], output: Path,
-                  cell: int = 192, alphas: tuple[float, ...] = (1.0, 0.5)) -> Path:
-    """One row per pair: content, style, then the stylisation at each alpha; written as PNG or JPEG."""
+                  cell: int = 192, alphas: tuple[float, ...] = (1.0, 0.5), optimize: bool = False) -> Path:
+    """One row per pair: content, style, then the stylisation at each alpha and, with ``optimize``, the pixel
+    optimisation of ``restore.style.optimize`` (the yardstick; minutes per row); written as PNG or JPEG."""
+    from restore.style.optimize import optimize_stylize
     from restore.style.stylize import stylize
 
     header = 22
-    columns = ["content", "style"] + [f"alpha {alpha:g}" for alpha in alphas]
+    columns = ["content", "style"] + [f"alpha {alpha:g}" for alpha in alphas] + (["optimize"] if optimize else [])
     sheet = Image.new("RGB", (cell * len(columns), header + cell * len(pairs)), "white")
     draw = ImageDraw.Draw(sheet)
     for column, title in enumerate(columns):
@@ -132,6 +134,8 @@ def contact_sheet(network: SANet, root: Path, pairs: list[tuple[str, str]], outp
         content = load_square(root / content_name, cell)
         style = load_square(root / style_name, cell)
         cells = [content, style] + [stylize(content, style, alpha=alpha, model=network) for alpha in alphas]
+        if optimize:
+            cells.append(optimize_stylize(content, style, encoder=network.encoder))
         for column, array in enumerate(cells):
             sheet.paste(Image.fromarray(array), (column * cell, header + row * cell))
     output.parent.mkdir(parents=True, exist_ok=True)

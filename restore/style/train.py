@@ -205,7 +205,7 @@ class StyleTrainer:
         """The paper's four losses of one batch (with autograd). Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1].
 
         Terms whose recipe weight is 0 are not computed (nor the images only they need): a reconstruction-only
-        recipe (content and style weights 0) costs about a third of a full step.
+        recipe (content and style weights 0) costs about 40% of a full step.
         """
         network = self.network
         weights = self.options.train.weights
