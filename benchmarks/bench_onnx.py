@@ -33,7 +33,8 @@ import numpy as np
 import onnxruntime
 import torch
 
-from restore.interop.onnx_export import EXPORTABLE_ARCHS, INPUT_NAME, OUTPUT_NAME, UnitRangeNetwork, onnx_bytes
+from restore.archs import spec
+from restore.interop.onnx_export import INPUT_NAME, OUTPUT_NAME, UnitRangeNetwork, onnx_bytes
 from restore.training.hardware import describe_hardware
 from restore.zoo import list_models, load_model
 
@@ -110,7 +111,7 @@ def main() -> None:
     names = set(args.models.split(",")) if args.models else None
     entries = [
         e for e in list_models()
-        if e.card is not None and e.weights is not None and e.weights.exists() and e.arch in EXPORTABLE_ARCHS
+        if e.card is not None and e.weights is not None and e.weights.exists() and spec(e.arch).learned
         and e.scale in scales and (names is None or e.name in names)
     ]
     results = []
