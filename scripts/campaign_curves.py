@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from pathlib import Path
 
 from restore.figures import pyplot, save_figure
@@ -22,18 +23,50 @@ ANCHOR_STYLES = {"SRCNN": ":", "FSRCNN": "-.", "VDSR": "--"}
 ARCH_COLOURS = {"rcan": "tab:blue", "san": "tab:orange", "rdn": "tab:green", "rnan": "tab:red"}
 
 
+def committed_cards(models: Path) -> dict[str, dict]:
+    """Every SR card ever committed under ``models``, by the sha256 of the weights it describes (git history):
+    a warm restart replaces its parent's card, and the curve still starts with the parent's validations."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=models, capture_output=True, text=True, check=True).stdout
+
+    try:
+        commits = git("log", "--format=%H", "--", ".").split()
+    except (OSError, subprocess.CalledProcessError):
+        return {}  # not a git checkout: each card draws its own run only
+    prefix = git("rev-parse", "--show-prefix").strip()
+    cards: dict[str, dict] = {}
+    for commit in commits:
+        for name in git("ls-tree", "--name-only", commit, "--", ".").split():
+            if Path(name).match("*_x[0-9].json"):
+                card = json.loads(git("show", f"{commit}:{prefix}{Path(name).name}"))
+                cards.setdefault(card.get("sha256", ""), card)
+    return cards
+
+
+def _run_points(card: dict, history: dict[str, dict]) -> list[tuple[float, float]]:
+    """(lineage core-hours, Set5) of a card's validations, after those of its same-scale ancestors."""
+    training = card.get("training", {})
+    parent_ref = training.get("started_from", {})
+    offset = parent_ref.get("lineage_core_hours", 0.0)
+    points = [(offset + v["core_hours"], v["Set5_psnr"]) for v in training.get("validations", [])]
+    parent = history.get(parent_ref.get("sha256", ""))
+    if parent is not None and parent.get("scale") == card.get("scale"):
+        points = _run_points(parent, history) + points
+    return points
+
+
 def campaign_points(models: Path) -> list[dict]:
-    """One entry per SR card with validations: arch, scale, name and (lineage core-hours, Set5 PSNR) points."""
+    """One entry per SR card with validations: arch, scale, name and (lineage core-hours, Set5 PSNR) points,
+    warm restarts drawn after the runs they restarted."""
+    history = committed_cards(models)
     runs = []
     for path in sorted(models.glob("*_x[0-9].json")):
         card = json.loads(path.read_text())
-        training = card.get("training", {})
-        if "validations" not in training:
+        if "validations" not in card.get("training", {}):
             continue
-        offset = training.get("started_from", {}).get("lineage_core_hours", 0.0)
-        points = [(offset + v["core_hours"], v["Set5_psnr"]) for v in training["validations"]]
         runs.append({"name": path.stem, "arch": card["arch"], "scale": card["scale"],
-                     "points": points, "final": card.get("metrics", {}).get("Set5", {}).get("psnr")})
+                     "points": _run_points(card, history),
+                     "final": card.get("metrics", {}).get("Set5", {}).get("psnr")})
     return runs
 
 
@@ -51,7 +84,7 @@ def plot(runs: list[dict], out: Path) -> Path:
         axis.set_title(f"x{scale}")
         axis.set_xlabel("core-hours in the lineage (x3/x4 include their x2 body)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="lower right")
+        axis.legend(fontsize=7, loc="best")
     axes[0].set_ylabel("Set5 Y-PSNR (dB, EMA weights, fp32 validation)")
     return save_figure(figure, out)
 
