@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,16 +52,21 @@ from restore.style.train import StyleTrainer, load_style_options
 RECIPE = REPO_ROOT / "options" / "sanet-vgg16.yml"
 
 
+def _held_out(pair_count: int) -> tuple[Path, list]:
+    """The data root and the first ``pair_count`` held-out (content, style) pairs of the shipped recipe."""
+    options = load_style_options(RECIPE)
+    root = data_root(None)
+    pairs = held_out_pairs(*held_out_names(options.data.content, options.data.style, options.data.holdout_every, root))
+    return root, pairs[:pair_count]
+
+
 def _psnr(image: torch.Tensor, reference: torch.Tensor) -> float:
     return float(-10 * torch.log10(F.mse_loss(image, reference)))
 
 
 @torch.no_grad()
 def tap_shares(models: list[str], pair_count: int, size: int) -> None:
-    options = load_style_options(RECIPE)
-    root = data_root(None)
-    pairs = held_out_pairs(*held_out_names(options.data.content, options.data.style, options.data.holdout_every, root))
-    pairs = pairs[:pair_count]
+    root, pairs = _held_out(pair_count)
     for path in models:
         network = load_style_model(path).float()
         per_tap = np.zeros(5)
@@ -142,10 +148,7 @@ def _chroma(image: torch.Tensor) -> float:
 
 @torch.no_grad()
 def palette(models: list[str], pair_count: int, size: int) -> None:
-    options = load_style_options(RECIPE)
-    root = data_root(None)
-    pairs = held_out_pairs(*held_out_names(options.data.content, options.data.style, options.data.holdout_every, root))
-    pairs = pairs[:pair_count]
+    root, pairs = _held_out(pair_count)
     for path in models:
         network = load_style_model(path).float()
         rows = []
@@ -221,11 +224,10 @@ def colour_steps(model: str, steps: int, weights: str, lr: float, pair_count: in
             print(f"step {step + 1} ({time.monotonic() - started:.0f} s): "
                   + " ".join(f"{k}={v:.3g}" for k, v in values.items()), flush=True)
     network = trainer.network.eval()
-    root = data_root(None)
-    pairs = held_out_pairs(*held_out_names(options.data.content, options.data.style, options.data.holdout_every, root))
+    root, pairs = _held_out(pair_count)
     rows = []
     with torch.no_grad():
-        for content, style, content_taps, style_taps, output in stylised_pairs(network, root, pairs[:pair_count], 256):
+        for content, style, content_taps, style_taps, output in stylised_pairs(network, root, pairs, 256):
             reconstruction = network.decode(network.transform(content_taps, content_taps)).clamp(0, 1)
             rows.append([palette_distance(output, style), _psnr(reconstruction, content),
                          _chroma(reconstruction) / _chroma(content), _chroma(output) / _chroma(style),
