@@ -31,7 +31,8 @@ import torch
 from restore.blocks import attention_defaults
 from restore.paths import REPO_ROOT
 from restore.training.ablation_plan import AblationPlan, load_plan, read_costs, read_rows, write_rows
-from restore.training.equal_time import budget_iterations, measure_throughput, sized_overrides, train_to_end
+from restore.training.equal_time import (budget_iterations, measure_throughput, measure_throughputs, sized_overrides,
+                                         train_to_end)
 from restore.training.options import Options, load_options
 from restore.training.stopping import StopRequest
 
@@ -86,6 +87,25 @@ def sizing(plan: AblationPlan, variant: str, seed: int, args) -> dict[str, Any]:
     run_sizing.parent.mkdir(parents=True, exist_ok=True)
     run_sizing.write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def measure_all(plan: AblationPlan, args) -> int:
+    """Measure every variant's throughput interleaved in this process and write each ``throughput.json``.
+
+    Runs already sized keep their schedule (their ``sizing.json``); the new rates size the runs not yet started.
+    """
+    names = list(plan.variants)
+    print(f"timing {len(names)} variants interleaved ({args.warmup} warm-up steps each, {args.timed} timed)",
+          flush=True)
+    torch.set_num_threads(args.threads)
+    rates = measure_throughputs({name: run_options(plan, name, 0, 10_000, args) for name in names},
+                                args.warmup, args.timed, args.rounds)
+    for name, throughput in rates.items():
+        measured = args.runs / name / "throughput.json"
+        measured.parent.mkdir(parents=True, exist_ok=True)
+        measured.write_text(json.dumps(throughput, indent=1) + "\n")
+        print(f"{name:>16}: {throughput['iters_per_core_s']:.3f} it per core-s", flush=True)
+    return 0
 
 
 def evaluate(model: torch.nn.Module, scale: int, sets: list[str], stopping: StopRequest) -> dict[str, float] | None:
@@ -402,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before the throughput is timed")
     parser.add_argument("--timed", type=int, default=15, help="timed steps of the throughput measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --measure-throughputs' interleaving")
+    parser.add_argument("--measure-throughputs", action="store_true",
+                        help="time every variant interleaved, write their throughput.json, and stop")
     parser.add_argument("--min-iterations", type=int, default=50)
     # Two: one mid-run point for the curve and the end. Each costs a Set5 pass, which for full-image attention
     # (nl, da: the 256x256 baby) takes minutes on one thread.
@@ -420,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = read_rows(args.results)
         print(f"wrote {args.report_path}" + (f" and {args.chart}" if rows else " (no finished run: no chart yet)"))
         return 0
+    if args.measure_throughputs:
+        return measure_all(load_plan(args.plan), args)
     return walk(args)
 
 
