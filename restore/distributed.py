@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from restore.errors import RestoreError
+from restore.errors import DataError, RestoreError
 
 __all__ = ["World", "DistributedError", "balanced_shares", "pixel_weight", "session", "world"]
 
@@ -206,12 +206,12 @@ def balanced_shares(weights: Sequence[float], size: int) -> list[list[int]]:
 
 def pixel_weight(path: str | os.PathLike) -> int:
     """Width x height from an image file's header (nothing decoded), at least 1: an item's weight when sharing
-    out work. A file whose header cannot be read weighs 1; its own rank then reports the real problem."""
-    from PIL import Image
+    out work. A file whose header cannot be read, or declares a decompression bomb, weighs 1: its own rank
+    refuses it at once and reports why."""
+    from restore.io import header_size
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except Exception:  # any unreadable header: not ours to judge here
+        size = header_size(path)
+    except DataError:  # refused from its header: no work to share out
         return 1
-    return max(1, width * height)
+    return 1 if size is None else max(1, size[0] * size[1])

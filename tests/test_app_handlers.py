@@ -12,6 +12,7 @@ from restore.app import handlers
 from restore.app.config import AppConfig
 from restore.app.errors import page_message
 from restore.errors import DataError, RestoreError, WeightsError
+from test_io import forged_png
 from restore.io import load, save
 
 
@@ -63,6 +64,10 @@ def test_pixel_limit_refuses_before_decoding(tmp_path: Path, config: AppConfig) 
         handlers.upscale_image(source, "bicubic", 4, config=config)
     assert handlers.check_pixel_limit(source, 12_000) == (200, 60)
     assert handlers.megapixels(16_000_000) == "16.0 MP"
+    bomb = tmp_path / "bomb.png"  # a header Pillow refuses to open: only "too many" is known
+    bomb.write_bytes(forged_png(30000, 30000))
+    with pytest.raises(DataError, match=r"^bomb.png is far too large: this app accepts images up to 10,000 pixels$"):
+        handlers.upscale_image(bomb, "bicubic", 4, config=config)
 
 
 def test_upscale_messages_for_missing_input_and_unknown_model(tmp_path: Path, config: AppConfig) -> None:

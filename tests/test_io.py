@@ -12,7 +12,8 @@ import pytest
 from PIL import Image, ImageCms, ImageOps
 
 from restore.errors import DataError
-from restore.io import Picture, load, save
+from restore.distributed import pixel_weight
+from restore.io import Picture, header_size, load, save
 from restore.io.orientation import read_orientation
 from restore.io.picture import to_8bit
 
@@ -232,6 +233,19 @@ def test_forged_huge_header_refused_before_decoding(tmp_path):
     (tmp_path / "bomb.png").write_bytes(forged_png(30000, 30000))
     with pytest.raises(DataError, match=r"bomb\.png: .*(refused before decoding|too many pixels)"):
         load(tmp_path / "bomb.png")
+
+
+def test_header_size_reads_the_header_alone(tmp_path):
+    # One reader of header sizes serves the app's pixel limit and torchrun's work sharing (pixel_weight).
+    (tmp_path / "forged.png").write_bytes(forged_png(40, 30))  # its data would not decode
+    (tmp_path / "notes.png").write_text("not an image")
+    (tmp_path / "bomb.png").write_bytes(forged_png(30000, 30000))
+    assert header_size(tmp_path / "forged.png") == (40, 30)
+    assert header_size(tmp_path / "notes.png") is None
+    with pytest.raises(DataError, match=r"bomb\.png: the header declares too many pixels"):
+        header_size(tmp_path / "bomb.png")
+    # Shares are weighed by work: a file refused from its header costs its rank nothing.
+    assert [pixel_weight(tmp_path / name) for name in ("forged.png", "notes.png", "bomb.png")] == [1200, 1, 1]
 
 
 def test_pixel_limit_is_ours_and_checked_from_the_header(tmp_path):

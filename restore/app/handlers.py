@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from restore.app.limits import check_work_limit
 from restore.app.zoo_table import model_choices, models_markdown
 from restore.engine.tile_option import parse_tile
 from restore.errors import DataError, RestoreError
+from restore.io import header_size
 from restore.io.suffixes import OUTPUT_SUFFIX
 
 if TYPE_CHECKING:
@@ -53,14 +53,12 @@ def check_pixel_limit(path: str | os.PathLike, max_pixels: int) -> tuple[int, in
     """
     name = Path(path).name
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-    except Image.DecompressionBombError:
+        size = header_size(path)
+    except DataError:
         raise DataError(f"{name} is far too large: this app accepts images up to {megapixels(max_pixels)}") from None
-    except Exception:  # not something Pillow reads: restore.io.load explains what is wrong with it
+    if size is None:  # not something Pillow reads: restore.io.load explains what is wrong with it
         return 0, 0
+    width, height = size
     if width * height > max_pixels:
         raise DataError(
             f"{name} is {width}x{height} = {megapixels(width * height)}; this app accepts images up to "

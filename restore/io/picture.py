@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -137,6 +138,24 @@ def format_for_path(path: str | os.PathLike, format: str | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- load
+
+
+def header_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """An image file's (width, height) from its header, nothing decoded.
+
+    ``None`` when Pillow cannot identify the file (:func:`load` then says what is wrong with it). A header that
+    declares more than twice Pillow's own limit (``Image.MAX_IMAGE_PIXELS``: a decompression bomb) raises
+    :class:`~restore.errors.DataError`: Pillow will not open it, so its size is known only to exceed that.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"{Path(path).name}: the header declares too many pixels ({exc})") from exc
+    except Exception:  # not something Pillow reads: load() explains what is wrong with it
+        return None
 
 
 def _check_size(name: str, width: int, height: int, max_pixels: int | None) -> None:
