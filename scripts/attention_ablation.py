@@ -105,6 +105,11 @@ def measure_all(plan: AblationPlan, args) -> int:
         measured.parent.mkdir(parents=True, exist_ok=True)
         measured.write_text(json.dumps(throughput, indent=1) + "\n")
         print(f"{name:>16}: {throughput['iters_per_core_s']:.3f} it per core-s", flush=True)
+    # The record beside the results: the rates every run's step count came from.
+    record = {"command": "scripts/attention_ablation.py --measure-throughputs "
+                         f"--threads {args.threads} --timed {args.timed} --rounds {args.rounds}",
+              "iters_per_core_s": {name: round(rate["iters_per_core_s"], 4) for name, rate in rates.items()}}
+    args.results.with_name("attention_ablation_throughput.json").write_text(json.dumps(record, indent=1) + "\n")
     return 0
 
 
