@@ -94,7 +94,7 @@ def measure_all(plan: AblationPlan, args) -> int:
 
     Runs already sized keep their schedule (their ``sizing.json``); the new rates size the runs not yet started.
     """
-    names = list(plan.variants)
+    names = plan.main + plan.study_variants()  # the variants the plan runs
     print(f"timing {len(names)} variants interleaved ({args.warmup} warm-up steps each, {args.timed} timed)",
           flush=True)
     torch.set_num_threads(args.threads)

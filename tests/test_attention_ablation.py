@@ -137,3 +137,19 @@ def test_cost_benchmark_times_the_plan_variants_and_fills_the_cost_column(tmp_pa
     assert set(costs) == {"se-max", "none"} and len(costs["se-max"]["runs_cpu_ms"]) == 2 and costs["none"]["cpu_ms"] > 0
     rows = {row["variant"]: row for row in json.loads(ablation.read_text())["rows"]}
     assert rows["se-max"]["cpu_ms"] == costs["se-max"]["cpu_ms"] and rows["nl"]["cpu_ms"] is None
+
+
+def test_interleaved_timing_writes_every_variants_rate_and_sizes_new_runs_from_it(tmp_path, tiny_plan):
+    script = _script()
+    assert script.main(_argv(tmp_path, tiny_plan, "--measure-throughputs", "--rounds", "2")) == 0
+    plan = load_plan(tiny_plan)
+    record = json.loads((tmp_path / "attention_ablation_throughput.json").read_text())
+    assert list(record["iters_per_core_s"]) == ["none", "se", "se-max"]  # what the plan runs, in its order
+    for variant in record["iters_per_core_s"]:
+        rate = json.loads((tmp_path / "runs" / variant / "throughput.json").read_text())
+        assert rate["iters_per_core_s"] > 0 and rate["method"].startswith("interleaved")
+        assert round(rate["iters_per_core_s"], 4) == record["iters_per_core_s"][variant]
+    # A run started afterwards takes its step count from the written rate, not a probe of its own.
+    args = argparse.Namespace(runs=tmp_path / "runs", budget_core_minutes=1.0, min_iterations=1, warmup=1, timed=2)
+    rate = json.loads((tmp_path / "runs" / "se" / "throughput.json").read_text())["iters_per_core_s"]
+    assert script.sizing(plan, "se", 0, args)["iterations"] == round(60 * rate)
