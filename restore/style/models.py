@@ -18,6 +18,7 @@ from restore.checkpoint import load_official
 from restore.errors import WeightsError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
+from restore.training.card import render_card
 
 DEFAULT_STYLE_MODEL = REPO_ROOT / "models" / "sanet-vgg16.safetensors"
 HOW_TO_GET = (
@@ -41,9 +42,7 @@ def render_style_card(card: dict) -> str:
     """Markdown for people: what the file is, how it was trained, what it measured on the held-out pairs."""
     options = card.get("options", {})
     data, train = options.get("data", {}), options.get("train", {})
-    lines = [f"# {card.get('name', card['file'])}", "", card.get("task", ""), ""]
-    if card.get("status"):
-        lines += [f"**Status:** {card['status']}", ""]
+    intro = [card.get("task", "")] + ([f"**Status:** {card['status']}"] if card.get("status") else [])
     rows = [
         ("weights", f"`{card['file']}` ({card['dtype']}, {card['bytes']:,} bytes, sha256 `{card['sha256']}`)"),
         ("contents", card.get("contents", "")),
@@ -68,24 +67,23 @@ def render_style_card(card: dict) -> str:
         held_out = card["held_out"]
         rows.append(("held out", f"{len(held_out['content'])} contents, {len(held_out['style'])} styles "
                                  "(listed in the JSON card)"))
-    lines += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
     measured = [("this model", card.get("held_out_losses"))]
     if card.get("replaces"):
         measured.append((f"the model it replaced ({card['replaces'].get('iterations')} iterations of its run)",
                          card["replaces"].get("held_out_losses")))
     measured = [(who, losses) for who, losses in measured if losses]
+    sections = []
     if measured:
         first = measured[0][1]
-        lines += [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
-                  "reconstruction = alpha 0, higher is better):", "",
-                  "| model | content | style | style vs another pair's painting | reconstruction | "
-                  "palette distance to the painting (another pair's; the content photo's own) |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
-                  f"{m['reconstruction_psnr']:.2f} dB | {_palette_cell(m)} |" for who, m in measured]
-        lines.append("")
-    return "\n".join(lines)
-
+        sections.append(
+            [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
+             "reconstruction = alpha 0, higher is better):", "",
+             "| model | content | style | style vs another pair's painting | reconstruction | "
+             "palette distance to the painting (another pair's; the content photo's own) |",
+             "|---|---|---|---|---|---|"]
+            + [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
+               f"{m['reconstruction_psnr']:.2f} dB | {_palette_cell(m)} |" for who, m in measured])
+    return render_card(card.get("name", card["file"]), intro, rows, sections)
 
 
 def _palette_cell(measured: dict) -> str:
