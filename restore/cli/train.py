@@ -38,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     trainer = Trainer(options, data_root=data_root, log=lambda message: print(message, flush=True))
     if args.resume == "auto":
-        latest = trainer.latest_checkpoint()
-        if latest is not None:
-            trainer.resume(latest)
+        trainer.resume()
     elif args.resume != "none":
         trainer.resume(args.resume)
     result = trainer.train(args.iterations)

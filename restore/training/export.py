@@ -17,6 +17,7 @@ import torch
 from restore.errors import RestoreError
 from restore.paths import REPO_ROOT
 from restore.training.card import render_card as render_markdown_card
+from restore.training.core import read_checkpoint_file
 from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
@@ -31,7 +32,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.suffix in (".json", ".safetensors"):
         return read_campaign_card(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint_file(path)
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise RestoreError(f"{path} is not a restore training checkpoint (no model/arch entries)")
     return state
@@ -61,7 +62,7 @@ def read_campaign_card(path: Path) -> dict[str, Any]:
         "scale": card["scale"],
         "network": json.dumps(card["config"]),
         "iteration": training["iterations"],
-        "elapsed_seconds": training["wall_hours"] * 3600,
+        "wall_seconds": training["wall_hours"] * 3600,
         "cpu_seconds": training["core_hours"] * 3600,
         "options_file": str(REPO_ROOT / training["recipe"]),
         "hardware": training["hardware"],
@@ -143,7 +144,7 @@ def export_checkpoint(
     # The previous model stays recoverable until the new one has been measured and accepted.
     backups = {path: path.read_bytes() for path in (card_path, weights_path) if path.exists()}
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, str(weights_path))
-    hours = float(state["elapsed_seconds"]) / 3600
+    hours = float(state["wall_seconds"]) / 3600
     run_dir = Path(checkpoint).resolve().parent
     config_json = json.dumps(config, sort_keys=True)
     card: dict[str, Any] = {
