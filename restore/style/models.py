@@ -129,7 +129,7 @@ def save_style_tensors(weights: dict[str, torch.Tensor], output: str | os.PathLi
     stray = sorted(key for key in weights if not key.startswith(_PREFIXES))
     if stray:
         raise ValueError(f"not style-model weights: {stray[:5]}")
-    tensors = {key: value.detach().to(torch.float16).contiguous() for key, value in weights.items()}
+    tensors = {key: value.detach().to("cpu", torch.float16).contiguous() for key, value in weights.items()}
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".safetensors.partial")
@@ -144,10 +144,10 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
 
     ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
     """
-    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    # A run that keeps a weight average exports the average (its keys already carry the part prefixes).
-    weights = state.get("ema") or {f"{part}.{key}": value for part in ("transformer", "decoder")
-                                    for key, value in state[part].items()}
+    from restore.style.train import read_style_checkpoint
+
+    state = read_style_checkpoint(checkpoint)
+    weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
     output = save_style_tensors(weights, output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}
