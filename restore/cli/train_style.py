@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
     from pathlib import Path
 
     from restore.style.train import StyleTrainer, export_run, load_style_options
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume()
     elif args.resume != "none":
         trainer.resume(args.resume)
-    result = trainer.train(args.iterations, args.minutes)
+    result = trainer.train(args.iterations, deadline=time.monotonic() + args.minutes * 60 if args.minutes else None)
     print(f"done: iteration {result['iteration']}, {result['hours'] * 60:.1f} min", file=sys.stderr)
     return 0
 

@@ -144,9 +144,9 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
 
     ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
     """
-    from restore.style.train import read_style_checkpoint
+    from restore.training.core import read_checkpoint_file
 
-    state = read_style_checkpoint(checkpoint)
+    state = read_checkpoint_file(checkpoint)
     weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
     output = save_style_tensors(weights, output)
     size, digest = output.stat().st_size, sha256_file(output)

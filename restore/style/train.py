@@ -7,15 +7,13 @@ The run folder ``runs/<name>/`` holds ``checkpoint.pt`` (weights, optimiser, ite
 atomically every ``checkpoint_every_seconds``), ``log.jsonl`` (losses), ``split.json`` (the held-out lists) and,
 with ``snapshot_every``, ``snapshots/iter_NNNNNN.safetensors`` (the float16 model an export at that iteration
 would write, with a small JSON of its iteration and core-hours) so held-out losses can be traced along the run.
-The batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])`` and the learning rate is
-a function of t, so a resumed run continues exactly as an uninterrupted one.
+For the core's exact resume, the batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,11 +29,9 @@ from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import batch_tensor, image_tensor, list_images, load_bank, split_holdout
-from restore.training.core import TrainingRun, read_checkpoint_file
+from restore.training.core import TrainingRun, read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
 from restore.training.recipe import OptionsError, build_options, read_recipe
-
-CHECKPOINT_FILE = "checkpoint.pt"  # one per run, replaced at every save
 
 
 @dataclass
@@ -103,20 +99,11 @@ def load_style_options(path: str | os.PathLike, overrides: dict[str, Any] | None
     return build_options(StyleOptions, values, str(path))
 
 
-def read_style_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """A style checkpoint under today's entry names (``model``: ``transformer.*`` and ``decoder.*``)."""
-    state = read_checkpoint_file(path)
-    if "transformer" in state:  # written before the one training core: the two parts apart
-        state["model"] = {f"{part}.{key}": value for part in ("transformer", "decoder")
-                          for key, value in state.pop(part).items()}
-    return state
-
-
 class StyleTrainer(TrainingRun):
     """The core's style plug-in: the transformer and decoder (``model``, a ModuleDict of the two) train on
     content/style crops through the frozen encoder."""
 
-    CHECKPOINT_NAME = CHECKPOINT_FILE
+    CHECKPOINT_NAME = "checkpoint.pt"  # one per run, replaced at every save
 
     def __init__(self, options: StyleOptions, data_root_path: Path | None = None, log: Callable[[str], None] = print):
         super().__init__(options, device=options.device, threads=options.threads,
@@ -166,7 +153,7 @@ class StyleTrainer(TrainingRun):
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.options.run_dir / CHECKPOINT_FILE
+        return self.options.run_dir / self.CHECKPOINT_NAME
 
     def learning_rate(self, iteration: int) -> float:
         train = self.options.train
@@ -282,14 +269,6 @@ class StyleTrainer(TrainingRun):
             self._loss_channel_means = None if means is None else [mean.to(self.device) for mean in means]
         self.started_from = json.loads(state.get("started_from") or "null")
 
-    def read_checkpoint(self, path: Path) -> dict[str, Any]:
-        return read_style_checkpoint(path)
-
-    def train(self, iterations: int | None = None, max_minutes: float | None = None) -> dict:
-        """Train until ``iterations`` (default: the recipe's) or ``max_minutes`` of wall time have passed."""
-        deadline = None if max_minutes is None else time.monotonic() + max_minutes * 60
-        return super().train(iterations, deadline=deadline)
-
 
 CALIBRATION_IMAGES_PER_BANK = 100
 
@@ -374,12 +353,12 @@ def export_run(
     from restore.style.models import card_path, export_style_model, load_style_model, write_style_card
 
     run_dir = options.run_dir
-    checkpoint = run_dir / CHECKPOINT_FILE
+    checkpoint = run_dir / StyleTrainer.CHECKPOINT_NAME
     if not checkpoint.is_file():
         raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
     output = Path(output)
-    state = read_style_checkpoint(checkpoint)
-    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line]
+    state = read_checkpoint_file(checkpoint)
+    records = read_log(run_dir)
     split = json.loads((run_dir / "split.json").read_text())
     loss_keys = ("total", "content", "style", "identity1", "identity2")
     card = {

@@ -1,19 +1,16 @@
-"""The one training core: what a run does whatever it trains (an SR network, a style model).
+"""The one training core: what a run does whatever it trains. SR (``restore.training.trainer.Trainer``) and style
+(``restore.style.train.StyleTrainer``) plug in by subclassing :class:`TrainingRun`.
 
-A task plugs in by subclassing :class:`TrainingRun` (``restore.training.trainer.Trainer`` for SR,
-``restore.style.train.StyleTrainer`` for style). It builds its network and optimiser and hands them to
-``attach``, and supplies ``learning_rate(iteration)``, ``train_step()`` (one step on the batch of the current
-iteration, ending in ``optimise(loss)``), and where it needs them ``prepare`` (data caches, before the clock
-starts), ``after_step`` (validation, snapshots), ``describe`` and ``checkpoint_extras`` / ``resume_extras``.
+A task builds its network and optimiser and hands them to ``attach``; it supplies ``learning_rate(iteration)`` and
+``train_step()`` (one step on the batch of the current iteration, ending in ``optimise(loss)``), and where it needs
+them ``prepare`` (data caches), ``after_step`` (validation, snapshots), ``describe`` and its own checkpoint entries.
+The core owns the rest: device (the engine's policy), threads and seed, the EMA, the loop and its stops (iteration,
+deadline, SIGTERM or Ctrl-C), wall and CPU time of the steps, ``log.jsonl``, atomic checkpoints, exact resume, and
+the ranks of a torchrun launch (rank 0 alone logs, keeps the EMA and writes checkpoints).
 
-The core owns the rest, once for both: the device (the engine's policy: CUDA, then MPS, then the CPU), threads
-and seed, the EMA of the weights, the loop with its stops (iteration, deadline, SIGTERM or Ctrl-C), wall and CPU
-time of the training steps, ``log.jsonl``, atomic checkpoints, the latest one, exact resume and the ranks of a
-torchrun launch (rank 0 alone logs, keeps the EMA and writes checkpoints).
-
-Exact resume: the task draws the batch of iteration t from a generator seeded with t and computes the learning
-rate from t; the checkpoint holds the weights, their EMA, the optimiser, torch's RNG state and the iteration,
-so a resumed run replays what an uninterrupted one does. A resumed run drops the log lines after its checkpoint.
+Exact resume: a task draws the batch of iteration t from a generator seeded with t and computes the learning rate
+from t, and a checkpoint holds the weights, their EMA, the optimiser, torch's RNG state and the iteration, so a
+resumed run replays an uninterrupted one. A resume drops the log lines of the steps it redoes.
 """
 from __future__ import annotations
 
@@ -29,30 +26,38 @@ from torch import nn
 from restore.distributed import World, world
 from restore.engine.precision import resolve_device
 from restore.errors import RestoreError
+from restore.io.atomic import atomic_writer
 from restore.training.ema import ModelEMA
 from restore.training.hardware import describe_hardware
 from restore.training.stopping import StopRequest
 
-# checkpoint_00000761.pt (SR: one per save, the last few kept) or checkpoint.pt (style: one, replaced):
+# checkpoint_00000761.pt (SR: one per save, the last few kept) or checkpoint.pt (style: one, replaced);
 # sorted by name, the newest is last.
 CHECKPOINT_GLOB = "checkpoint*.pt"
+LOG_NAME = "log.jsonl"
 
 
 def read_checkpoint_file(path: str | Path) -> dict[str, Any]:
-    """A checkpoint's entries under today's names, whichever version of the trainer wrote it."""
+    """A checkpoint's entries under today's names, whichever trainer wrote it (before the one core, SR checkpoints
+    named the wall time ``elapsed_seconds`` and style checkpoints held the ``transformer`` and ``decoder`` apart)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "elapsed_seconds" in state:  # SR checkpoints written before the one core
+    if isinstance(state, dict) and "elapsed_seconds" in state:
         state["wall_seconds"] = state.pop("elapsed_seconds")
+    if isinstance(state, dict) and "transformer" in state:
+        state["model"] = {f"{part}.{key}": value for part in ("transformer", "decoder")
+                          for key, value in state.pop(part).items()}
     return state
 
 
-def _silent(message: str) -> None:
-    """The log of the ranks other than 0: rank 0 speaks for the run."""
+def read_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of a run's ``log.jsonl`` (losses every ``log_every`` steps, evaluations); [] without one."""
+    path = run_dir / LOG_NAME
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
 
 
 class TrainingRun:
-    """A run of ``options`` (a recipe with ``name``, ``run_dir``, ``log_every``, ``data.batch_size`` and
-    ``train.iterations``, ``train.seed``, ``train.ema``); see the module docstring for what a task supplies."""
+    """A run of ``options``: a recipe with ``name``, ``run_dir``, ``log_every``, ``data.batch_size`` and
+    ``train.iterations``, ``train.seed``, ``train.ema`` (0: no EMA)."""
 
     CHECKPOINT_NAME = "checkpoint_{iteration:08d}.pt"
 
@@ -63,12 +68,11 @@ class TrainingRun:
             raise RestoreError("started by torchrun: train inside restore.distributed.session() "
                                "(`restore train` does), so that the ranks train together")
         self.options = options
-        self.log = log if self.world.is_main else _silent
+        self.log = log if self.world.is_main else lambda message: None  # rank 0 speaks for the run
         if threads:
             torch.set_num_threads(threads)
         self.device = resolve_device(self.world.device(device))
-        self.checkpoint_every_seconds = checkpoint_every_seconds
-        self.checkpoint_every_iterations = checkpoint_every_iterations
+        self.checkpoint_every = (checkpoint_every_seconds, checkpoint_every_iterations)
         self.keep = max(1, keep)
         torch.manual_seed(options.train.seed)
         self.model: nn.Module | None = None
@@ -77,8 +81,7 @@ class TrainingRun:
         self.iteration = 0
         # Wall and process CPU seconds (all threads) of the training steps, summed over resumes. CPU time is not
         # inflated when the machine is shared or the process paused, so runs compare fairly in core-hours.
-        self.wall_seconds = 0.0
-        self.cpu_seconds = 0.0
+        self.wall_seconds = self.cpu_seconds = 0.0
         self.cpu_counted_from = 0  # the iteration CPU time is counted from (checkpoints once lacked it)
         self.history: list[dict] = []  # evaluations during training (SR: the validations)
 
@@ -88,35 +91,27 @@ class TrainingRun:
         decay = self.options.train.ema
         self.ema = ModelEMA(model, decay) if decay > 0 and self.world.is_main else None
 
-    # ----------------------------------------------------------------------------------- the task's part
+    # ------------------------------------------------------------------- the task's part (see the docstring)
     def learning_rate(self, iteration: int) -> float:
         raise NotImplementedError
 
     def train_step(self) -> dict[str, torch.Tensor | float]:
-        """One optimiser step on the batch of ``self.iteration`` (through ``optimise``); the loss terms to log."""
+        """One step on the batch of ``self.iteration``, through ``optimise``; returns the loss terms to log."""
         raise NotImplementedError
 
-    def prepare(self) -> None:
-        """Work before the clock starts (building data caches)."""
+    def prepare(self) -> None: ...
 
-    def after_step(self) -> None:
-        """On rank 0 after every step: evaluations and snapshots that are due."""
+    def after_step(self) -> None: ...
 
     def describe(self) -> str:
-        """What is trained, for the first log line."""
         return type(self).__name__
 
     def checkpoint_extras(self) -> dict[str, Any]:
-        """The task's own checkpoint entries."""
         return {}
 
-    def resume_extras(self, state: dict[str, Any]) -> None:
-        """Restore the task's own entries from a checkpoint."""
+    def resume_extras(self, state: dict[str, Any]) -> None: ...
 
-    def read_checkpoint(self, path: Path) -> dict[str, Any]:
-        return read_checkpoint_file(path)
-
-    # --------------------------------------------------------------------------------------- one step
+    # ------------------------------------------------------------------------------------------ the loop
     def optimise(self, loss: torch.Tensor, grad_clip: float = 0.0) -> None:
         """Backward, gradient-norm clipping (``grad_clip`` > 0), the optimiser's step, the EMA; next iteration."""
         self.optimizer.zero_grad(set_to_none=True)
@@ -128,7 +123,6 @@ class TrainingRun:
             self.ema.update(self.model, self.iteration)
         self.iteration += 1
 
-    # ----------------------------------------------------------------------------------------- the loop
     def train(self, iterations: int | None = None, *, deadline: float | None = None) -> dict:
         """Train until ``iterations`` (default: the recipe's total), checkpointing on the way and at the end.
 
@@ -139,16 +133,14 @@ class TrainingRun:
         total = options.train.iterations
         stop = min(total, iterations if iterations is not None else total)
         self.model.train()
-        self.prepare()
-        last_save = time.monotonic()
-        window_iterations, window_seconds = 0, 0.0
+        self.prepare()  # before the clock starts
+        last_save, window_steps, window_seconds = time.monotonic(), 0, 0.0  # the steps since the last log line
         self.log(f"training {options.name}: {self.describe()}, iterations {self.iteration}->{stop} of {total}, "
                  f"batch {options.data.batch_size}, device {self.device}"
                  + (f", {self.world.size} ranks" if self.world.launched else ""))
         with StopRequest() as stopping:
             while self.iteration < stop:
-                wants_to_stop = stopping.requested or (deadline is not None and time.monotonic() >= deadline)
-                if self._any_rank(wants_to_stop):
+                if self._any_rank(stopping.requested or (deadline is not None and time.monotonic() >= deadline)):
                     break
                 lr = self.learning_rate(self.iteration)
                 for group in self.optimizer.param_groups:
@@ -158,17 +150,18 @@ class TrainingRun:
                 seconds = time.monotonic() - step_start
                 self.wall_seconds += seconds
                 self.cpu_seconds += time.process_time() - step_cpu_start
-                window_iterations, window_seconds = window_iterations + 1, window_seconds + seconds
+                window_steps, window_seconds = window_steps + 1, window_seconds + seconds
                 if self.iteration % options.log_every == 0 or self.iteration in (1, stop):
-                    values = {name: self._mean_over_ranks(value) for name, value in losses.items()}
-                    if is_main:
-                        self._log_step(values, lr, window_iterations / max(window_seconds, 1e-9))
-                    window_iterations, window_seconds = 0, 0.0
+                    # The loss of the global batch: each rank's step weighs its part by its share.
+                    parts = self.world.all_gather({name: float(value) for name, value in losses.items()})
+                    self._log_step({name: sum(part[name] for part in parts) / len(parts) for name in losses}, lr,
+                                   window_steps / max(window_seconds, 1e-9))
+                    window_steps, window_seconds = 0, 0.0
+                every_seconds, every_iterations = self.checkpoint_every
                 if is_main:
                     self.after_step()
-                    since = time.monotonic() - last_save
-                    every = self.checkpoint_every_iterations
-                    if since >= self.checkpoint_every_seconds or (every and self.iteration % every == 0):
+                    if time.monotonic() - last_save >= every_seconds or (
+                            every_iterations and self.iteration % every_iterations == 0):
                         self.save_checkpoint()
                         last_save = time.monotonic()
         if is_main:
@@ -178,6 +171,8 @@ class TrainingRun:
                 "history": self.history, "stop_requested": stopping.requested}
 
     def _log_step(self, values: dict[str, float], lr: float, rate: float) -> None:
+        if not self.world.is_main:
+            return
         total, samples = self.options.train.iterations, rate * self.options.data.batch_size
         self.append_log({"iteration": self.iteration, **values, "lr": lr, "iters_per_s": rate,
                          "samples_per_s": samples, "hours": self.wall_seconds / 3600,
@@ -188,7 +183,7 @@ class TrainingRun:
 
     def _any_rank(self, flag: bool) -> bool:
         """Whether ``flag`` holds on any rank: a stop (signal, deadline) seen by one rank stops all of them at
-        the same step, or the others would wait forever for its gradients."""
+        the same step, or the others would wait forever for its gradients. (Every step: a tensor, not an object.)"""
         if not self.world.launched:
             return flag
         import torch.distributed as dist
@@ -197,51 +192,29 @@ class TrainingRun:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item() > 0)
 
-    def _mean_over_ranks(self, value: torch.Tensor | float) -> float:
-        """A loss of the whole global batch: each rank's part is weighted by its share by the task's step."""
-        if not self.world.launched:
-            return float(value)
-        import torch.distributed as dist
-
-        mean = torch.as_tensor(value).detach().float().reshape(1).cpu() / self.world.size
-        dist.all_reduce(mean)
-        return mean.item()
-
-    # ------------------------------------------------------------------------------------ log.jsonl
+    # ------------------------------------------------------------------------------ log and checkpoints
     @property
     def log_path(self) -> Path:
-        return self.options.run_dir / "log.jsonl"
+        return self.options.run_dir / LOG_NAME
 
     def append_log(self, record: dict) -> None:
         self.options.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "a") as handle:
             handle.write(json.dumps({**record, "world_size": self.world.size}) + "\n")
 
-    # ---------------------------------------------------------------------------------- checkpoints
-    def checkpoint_state(self) -> dict[str, Any]:
-        return {
-            "model": self.model.state_dict(),
-            "ema": self.ema.module.state_dict() if self.ema is not None else None,
-            "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration,
-            "wall_seconds": self.wall_seconds,
-            "cpu_seconds": self.cpu_seconds,
-            "cpu_counted_from": self.cpu_counted_from,
-            "history": json.dumps(self.history),
-            "torch_rng": torch.get_rng_state(),
-            "hardware": describe_hardware(self.device),
-            "world_size": self.world.size,
-            **self.checkpoint_extras(),
-        }
-
     def save_checkpoint(self) -> Path:
-        """Write the checkpoint atomically (a ``.partial`` file renamed over), keeping the newest ``keep``."""
+        """Write the checkpoint atomically, keeping the newest ``keep``; returns its path."""
         run_dir = self.options.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / self.CHECKPOINT_NAME.format(iteration=self.iteration)
-        partial = path.with_name(f"{path.name}.partial")
-        torch.save(self.checkpoint_state(), partial)
-        partial.replace(path)
+        state = {"model": self.model.state_dict(), "ema": self.ema.module.state_dict() if self.ema else None,
+                 "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
+                 "wall_seconds": self.wall_seconds, "cpu_seconds": self.cpu_seconds,
+                 "cpu_counted_from": self.cpu_counted_from, "history": json.dumps(self.history),
+                 "torch_rng": torch.get_rng_state(), "hardware": describe_hardware(self.device),
+                 "world_size": self.world.size, **self.checkpoint_extras()}
+        with atomic_writer(path) as stream:
+            torch.save(state, stream)
         for old in sorted(run_dir.glob(CHECKPOINT_GLOB))[: -self.keep]:
             old.unlink()
         return path
@@ -258,14 +231,12 @@ class TrainingRun:
             return False
         if not path.is_file():
             raise RestoreError(f"checkpoint not found: {path}")
-        state = self.read_checkpoint(path)
+        state = read_checkpoint_file(path)
         self.model.load_state_dict(state["model"], strict=True)
-        if self.ema is not None:
-            # A recipe that turns the average on mid-run starts it from the checkpoint's weights.
-            average = state.get("ema")
-            self.ema.module.load_state_dict(average if average is not None else state["model"], strict=True)
-            if average is None:
+        if self.ema is not None:  # a recipe that turns the average on mid-run starts it from the weights
+            if state.get("ema") is None:
                 self.log("the checkpoint has no weight average: it starts from the checkpoint's weights")
+            self.ema.module.load_state_dict(state.get("ema") or state["model"], strict=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.iteration = int(state["iteration"])
         self.wall_seconds = float(state["wall_seconds"])
@@ -275,10 +246,9 @@ class TrainingRun:
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
         self.resume_extras(state)
-        if self.world.is_main and self.log_path.is_file():  # the steps after the checkpoint are redone
-            kept = [line for line in self.log_path.read_text().splitlines()
-                    if line and json.loads(line)["iteration"] <= self.iteration]
-            self.log_path.write_text("".join(f"{line}\n" for line in kept))
+        if self.world.is_main and self.log_path.is_file():
+            kept = [record for record in read_log(self.options.run_dir) if record["iteration"] <= self.iteration]
+            self.log_path.write_text("".join(json.dumps(record) + "\n" for record in kept))
         previous = int(state.get("world_size", 1))
         change = f", on {self.world.size} rank(s) instead of {previous}" if previous != self.world.size else ""
         self.log(f"resumed from {path} at iteration {self.iteration} ({self.wall_seconds / 3600:.2f} h trained)"

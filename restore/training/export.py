@@ -17,7 +17,7 @@ import torch
 from restore.errors import RestoreError
 from restore.paths import REPO_ROOT
 from restore.training.card import render_card as render_markdown_card
-from restore.training.core import read_checkpoint_file
+from restore.training.core import read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
@@ -75,15 +75,8 @@ def read_campaign_card(path: Path) -> dict[str, Any]:
 
 def learning_curve(run_dir: Path, val_key: str = "Set5_psnr") -> list[tuple[float, int, float]]:
     """(core-hours, iteration, PSNR) of every validation in the run's log."""
-    log = run_dir / "log.jsonl"
-    if not log.exists():
-        return []
-    points = []
-    for line in log.read_text().splitlines():
-        record = json.loads(line)
-        if val_key in record:
-            points.append((record.get("core_hours", record["hours"]), record["iteration"], record[val_key]))
-    return points
+    return [(record.get("core_hours", record["hours"]), record["iteration"], record[val_key])
+            for record in read_log(run_dir) if val_key in record]
 
 
 def plot_learning_curve(points: list[tuple[float, int, float]], title: str, path: Path) -> Path:

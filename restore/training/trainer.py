@@ -2,12 +2,9 @@
 
 Why our own loop and not BasicSR's (docs/training.md has the long version): BasicSR saves no RNG state
 (no exact resume), validates with its own metric code instead of our MATLAB-exact pipeline, and its
-paired-image datasets expect LR folders on disk. This loop keeps those three properties and stays
-small enough to read in one sitting. The loop, EMA, checkpoints and resume are the one training core's
-(``restore.training.core``, shared with style training).
-
-Determinism: the batch of iteration t is drawn from ``numpy.random.default_rng([seed, 0, t])``, and the
-learning rate is a pure function of t, so a resumed run replays exactly what an uninterrupted run does.
+paired-image datasets expect LR folders on disk. The loop, EMA, checkpoints and exact resume are the one
+training core's (``restore.training.core``, shared with style training); the batch of iteration t is drawn from
+``numpy.random.default_rng([seed, 0, t])`` and the learning rate is a pure function of t.
 
 Under torchrun (DistributedDataParallel, docs/scaling.md) the recipe's batch is the global batch: every rank
 draws the same batch from the same generator and trains on its own slice of it, so N ranks take the steps one
