@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from restore.paths import REPO_ROOT
+from restore.training.core import read_log
 from restore.training.equal_time import budget_iterations, measure_throughput, sized_overrides, train_to_end
 from restore.training.options import load_options
 
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if not trainer.history or trainer.history[-1]["iteration"] != entry["iterations"]:
             trainer.history.append({"iteration": trainer.iteration, "core_hours": trainer.cpu_seconds / 3600,
                                     "Set5_psnr": trainer.validate()})
-        curve = [json.loads(line) for line in (Path(options.run_dir) / "log.jsonl").read_text().splitlines()]
+        curve = read_log(Path(options.run_dir))
         entry["curve"] = [{"iteration": r["iteration"], "core_hours": round(r["core_hours"], 4),
                            "set5_psnr": round(r["Set5_psnr"], 3)} for r in curve if "Set5_psnr" in r]
         entry["set5_psnr"] = entry["curve"][-1]["set5_psnr"]

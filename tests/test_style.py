@@ -352,6 +352,54 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert lineage["started_from"]["sha256"] == second_card["sha256"]
 
 
+# The entries `restore train-style` wrote before the one training core (commit 8c0e36c): the transformer and the
+# decoder apart, no RNG state. The recon run of issue 22 was cut in that format.
+OLD_STYLE_CHECKPOINT_KEYS = ("iteration", "wall_seconds", "cpu_seconds", "cpu_counted_from", "hardware",
+                             "started_from", "transformer", "decoder", "ema", "optimizer", "options",
+                             "loss_channel_means")
+
+
+def test_a_checkpoint_written_before_the_training_core_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _vgg16_backbone_or_skip()
+    from restore.io.image import write_image
+    from restore.style.train import StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
+
+    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
+    for folder, seed in (("photos", 20), ("paintings", 30)):
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        for index in range(2):
+            write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+    options = StyleOptions(
+        name="old",
+        data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
+        train=StyleTrainOptions(iterations=3, lr=1e-3, normalised_loss_features=True, ema=0.5),
+        runs_dir=str(tmp_path / "runs"),
+        log_every=1,
+    )
+    quiet = lambda message: None  # noqa: E731
+    straight = StyleTrainer(dataclasses.replace(options, name="straight"), tmp_path / "data", log=quiet)
+    straight.train()
+    first = StyleTrainer(options, tmp_path / "data", log=quiet)
+    first.train(1)
+    state = torch.load(first.checkpoint_path, weights_only=True)
+    for part in ("transformer", "decoder"):
+        state[part] = {key[len(part) + 1:]: value for key, value in state["model"].items() if key.startswith(f"{part}.")}
+    torch.save({key: state[key] for key in OLD_STYLE_CHECKPOINT_KEYS}, first.checkpoint_path)
+
+    resumed = StyleTrainer(options, tmp_path / "data", log=quiet)
+    assert resumed.resume() and resumed.iteration == 1
+    resumed.train()
+    losses = [{record["iteration"]: record["total"] for record in map(json.loads, run.log_path.read_text().splitlines())}
+              for run in (straight, resumed)]
+    assert losses[0] == losses[1] and sorted(losses[1]) == [1, 2, 3]  # the next steps' losses, exactly
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+    for key, value in straight.ema.module.state_dict().items():
+        torch.testing.assert_close(resumed.ema.module.state_dict()[key], value, rtol=0, atol=0)
+
+
 def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir: Path) -> None:
     from restore.io.image import read_image
     from restore.style.models import DEFAULT_STYLE_MODEL, card_path, load_style_model

@@ -68,6 +68,82 @@ def test_resume_replays_the_uninterrupted_run_exactly(tmp_path, crops):
         assert torch.equal(value, resumed.ema.module.state_dict()[key]), key
 
 
+# The entries `restore train` wrote before the one training core (commit 8c0e36c); a run cut then resumes now.
+OLD_SR_CHECKPOINT_KEYS = ("model", "ema", "optimizer", "iteration", "elapsed_seconds", "cpu_seconds", "history",
+                          "torch_rng", "options_file", "arch", "scale", "network", "hardware", "world_size")
+
+
+def test_a_checkpoint_written_before_the_training_core_resumes_exactly(tmp_path, crops):
+    import json
+
+    recipe = _recipe(tmp_path, crops, iterations=10, ema=0.9, grad_clip=10.0)
+    every_step = {"log_every": 1}
+    straight = Trainer(load_options(recipe, {**every_step, "checkpoint.dir": str(tmp_path / "a")}), log=lambda _: None)
+    straight.train()
+
+    first = Trainer(load_options(recipe, {**every_step, "checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    first.train(iterations=4)
+    path = first.latest_checkpoint()
+    state = torch.load(path, weights_only=True)
+    state["elapsed_seconds"] = state.pop("wall_seconds")
+    torch.save({key: state[key] for key in OLD_SR_CHECKPOINT_KEYS}, path)
+
+    resumed = Trainer(load_options(recipe, {**every_step, "checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    assert resumed.resume()
+    assert resumed.iteration == 4 and resumed.wall_seconds == state["elapsed_seconds"]
+    resumed.train()
+    losses = [{record["iteration"]: record["loss"] for record in map(json.loads, run.log_path.read_text().splitlines())}
+              for run in (straight, resumed)]
+    assert losses[0] == losses[1] and sorted(losses[1]) == list(range(1, 11))  # the next steps' losses, exactly
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    for key, value in straight.ema.module.state_dict().items():
+        assert torch.equal(value, resumed.ema.module.state_dict()[key]), key
+
+
+def test_every_recipe_reads_through_the_one_recipe_reader():
+    """Every file under options/ loads unchanged: SR and style recipes through restore.training.recipe (by their
+    task), the campaign and ablation plans through their own readers (which read the recipes they name)."""
+    from restore.paths import REPO_ROOT
+    from restore.style.train import StyleOptions, load_style_options
+    from restore.training import ablation_plan, campaign
+    from restore.training.options import Options
+
+    files = sorted((REPO_ROOT / "options").rglob("*.yml"))
+    kinds = {}
+    for path in files:
+        raw = yaml.safe_load(path.read_text())
+        if "stages" in raw:
+            plan = campaign.load_plan(path)
+            assert all(isinstance(load_options(REPO_ROOT / stage.recipe), Options) for stage in plan.stages)
+            kinds[path.name] = "campaign plan"
+        elif "variants" in raw:
+            assert isinstance(load_options(ablation_plan.load_plan(path).recipe), Options)
+            kinds[path.name] = "ablation plan"
+        elif raw.get("task") == "style":
+            assert isinstance(load_style_options(path), StyleOptions)
+            kinds[path.name] = "style"
+        else:
+            assert isinstance(load_options(path), Options)
+            kinds[path.name] = "sr"
+    assert len(kinds) == len(files) and {"sr", "style", "campaign plan", "ablation plan"} <= set(kinds.values())
+
+
+def test_the_style_recipe_takes_overrides_and_names_unknown_keys(tmp_path):
+    from restore.paths import REPO_ROOT
+    from restore.style.train import load_style_options
+
+    recipe = REPO_ROOT / "options" / "sanet-vgg16_colour.yml"
+    options = load_style_options(recipe, {"train.weights.identity1": 50.0, "data.crop": 64})
+    assert options.train.weights.identity1 == 50.0 and options.data.crop == 64 and options.train.seed == 22
+    with pytest.raises(OptionsError, match=r"\.yml\.train: unknown option\(s\) wieghts"):
+        load_style_options(recipe, {"train.wieghts": {}})
+    bare = tmp_path / "bare.yml"
+    bare.write_text("task: style\n")
+    with pytest.raises(OptionsError, match="missing required option\\(s\\) name"):
+        load_style_options(bare)
+
+
 def test_sigterm_finishes_the_step_and_checkpoints(tmp_path, crops):
     """``kill <pid>`` ends a background run cleanly: the current step completes and a checkpoint is written."""
     import os

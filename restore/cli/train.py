@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import yaml
-
 # Under torchrun, one rank of a DistributedDataParallel run (restore.distributed.session; docs/scaling.md).
 DISTRIBUTED = True
 
@@ -26,15 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from restore.training.options import OptionsError, load_options, validate
+    from restore.training.options import load_options, validate
+    from restore.training.recipe import parse_overrides
 
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise OptionsError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
-    options = load_options(args.options, overrides)
+    options = load_options(args.options, parse_overrides(args.set))
     data_root = Path(args.data_root) if args.data_root else None
     if args.check:
         validate(options, data_root)
@@ -45,9 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     trainer = Trainer(options, data_root=data_root, log=lambda message: print(message, flush=True))
     if args.resume == "auto":
-        latest = trainer.latest_checkpoint()
-        if latest is not None:
-            trainer.resume(latest)
+        trainer.resume()
     elif args.resume != "none":
         trainer.resume(args.resume)
     result = trainer.train(args.iterations)

@@ -26,14 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--with-optimize", action="store_true",
                         help="with --contact-sheet: add a column made by --method optimize (minutes per row)")
     parser.add_argument("--data-root", help="folder holding train/ and style/ (default: ../shared/datasets)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an option, e.g. --set train.lr=1e-4 (value parsed as YAML); repeatable")
 
 
 def run(args: argparse.Namespace) -> int:
+    import time
     from pathlib import Path
 
     from restore.style.train import StyleTrainer, export_run, load_style_options
+    from restore.training.recipe import parse_overrides
 
-    options = load_style_options(args.options)
+    options = load_style_options(args.options, parse_overrides(args.set))
     if args.evaluate:
         return _evaluate(options, args)
     if args.export:
@@ -48,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         trainer.resume()
     elif args.resume != "none":
         trainer.resume(args.resume)
-    result = trainer.train(args.iterations, args.minutes)
-    print(f"done: iteration {result['iteration']}, {result['wall_seconds'] / 60:.1f} min", file=sys.stderr)
+    result = trainer.train(args.iterations, deadline=time.monotonic() + args.minutes * 60 if args.minutes else None)
+    print(f"done: iteration {result['iteration']}, {result['hours'] * 60:.1f} min", file=sys.stderr)
     return 0
 
 

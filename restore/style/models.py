@@ -18,6 +18,7 @@ from restore.checkpoint import load_official
 from restore.errors import WeightsError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT
+from restore.training.card import render_card
 
 DEFAULT_STYLE_MODEL = REPO_ROOT / "models" / "sanet-vgg16.safetensors"
 HOW_TO_GET = (
@@ -41,9 +42,7 @@ def render_style_card(card: dict) -> str:
     """Markdown for people: what the file is, how it was trained, what it measured on the held-out pairs."""
     options = card.get("options", {})
     data, train = options.get("data", {}), options.get("train", {})
-    lines = [f"# {card.get('name', card['file'])}", "", card.get("task", ""), ""]
-    if card.get("status"):
-        lines += [f"**Status:** {card['status']}", ""]
+    intro = [card.get("task", "")] + ([f"**Status:** {card['status']}"] if card.get("status") else [])
     rows = [
         ("weights", f"`{card['file']}` ({card['dtype']}, {card['bytes']:,} bytes, sha256 `{card['sha256']}`)"),
         ("contents", card.get("contents", "")),
@@ -68,24 +67,23 @@ def render_style_card(card: dict) -> str:
         held_out = card["held_out"]
         rows.append(("held out", f"{len(held_out['content'])} contents, {len(held_out['style'])} styles "
                                  "(listed in the JSON card)"))
-    lines += ["| field | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + [""]
     measured = [("this model", card.get("held_out_losses"))]
     if card.get("replaces"):
         measured.append((f"the model it replaced ({card['replaces'].get('iterations')} iterations of its run)",
                          card["replaces"].get("held_out_losses")))
     measured = [(who, losses) for who, losses in measured if losses]
+    sections = []
     if measured:
         first = measured[0][1]
-        lines += [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
-                  "reconstruction = alpha 0, higher is better):", "",
-                  "| model | content | style | style vs another pair's painting | reconstruction | "
-                  "palette distance to the painting (another pair's; the content photo's own) |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
-                  f"{m['reconstruction_psnr']:.2f} dB | {_palette_cell(m)} |" for who, m in measured]
-        lines.append("")
-    return "\n".join(lines)
-
+        sections.append(
+            [f"Held-out pairs ({first['pairs']} at {first['size']} px; paper losses, lower is better; "
+             "reconstruction = alpha 0, higher is better):", "",
+             "| model | content | style | style vs another pair's painting | reconstruction | "
+             "palette distance to the painting (another pair's; the content photo's own) |",
+             "|---|---|---|---|---|---|"]
+            + [f"| {who} | {m['content_loss']:.3f} | {m['style_loss']:.2f} | {m['style_loss_mismatched']:.2f} | "
+               f"{m['reconstruction_psnr']:.2f} dB | {_palette_cell(m)} |" for who, m in measured])
+    return render_card(card.get("name", card["file"]), intro, rows, sections)
 
 
 def _palette_cell(measured: dict) -> str:
@@ -131,7 +129,7 @@ def save_style_tensors(weights: dict[str, torch.Tensor], output: str | os.PathLi
     stray = sorted(key for key in weights if not key.startswith(_PREFIXES))
     if stray:
         raise ValueError(f"not style-model weights: {stray[:5]}")
-    tensors = {key: value.detach().to(torch.float16).contiguous() for key, value in weights.items()}
+    tensors = {key: value.detach().to("cpu", torch.float16).contiguous() for key, value in weights.items()}
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_suffix(".safetensors.partial")
@@ -146,10 +144,10 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
 
     ``card`` fields are kept; ``file``, ``sha256``, ``bytes`` and ``dtype`` are filled in.
     """
-    state = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
-    # A run that keeps a weight average exports the average (its keys already carry the part prefixes).
-    weights = state.get("ema") or {f"{part}.{key}": value for part in ("transformer", "decoder")
-                                    for key, value in state[part].items()}
+    from restore.training.core import read_checkpoint_file
+
+    state = read_checkpoint_file(checkpoint)
+    weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
     output = save_style_tensors(weights, output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}

@@ -1,26 +1,26 @@
-"""SANet training (paper recipe: content 1, style 3, identity 50 and 1) with exact resume.
+"""SANet training (paper recipe: content 1, style 3, identity 50 and 1): the one training core's style plug-in.
 
-Options come from a YAML recipe (``options/sanet-vgg16.yml``) parsed into dataclasses. The run folder
-``runs/<name>/`` holds ``checkpoint.pt`` (network, optimiser, iteration, wall time; written atomically
-every ``checkpoint.every_seconds``), ``log.jsonl`` (losses), ``split.json`` (the held-out lists) and, with
-``snapshot_every``, ``snapshots/iter_NNNNNN.safetensors`` (the float16 model an export at that iteration would
-write, with a small JSON of its iteration and core-hours) so held-out losses can be traced along the run.
-The batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])`` and the learning rate is
-a function of t, so a resumed run continues exactly as an uninterrupted one.
+Options come from a YAML recipe (``options/sanet-vgg16.yml``) read by ``restore.training.recipe``. The core
+(``restore.training.core``) runs the loop, the EMA, the log and the checkpoint; this module brings what is
+style-specific: the crop banks and held-out split, the paper's losses, snapshots and the export with its card.
+The run folder ``runs/<name>/`` holds ``checkpoint.pt`` (weights, optimiser, iteration, times; replaced
+atomically every ``checkpoint_every_seconds``), ``log.jsonl`` (losses), ``split.json`` (the held-out lists) and,
+with ``snapshot_every``, ``snapshots/iter_NNNNNN.safetensors`` (the float16 model an export at that iteration
+would write, with a small JSON of its iteration and core-hours) so held-out losses can be traced along the run.
+For the core's exact resume, the batch of iteration t is drawn from ``numpy.random.default_rng([seed, t])``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-import yaml
 from torch import nn
 
 from restore.errors import RestoreError
@@ -29,9 +29,9 @@ from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import batch_tensor, image_tensor, list_images, load_bank, split_holdout
-from restore.training.ema import ModelEMA
+from restore.training.core import TrainingRun, read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
-from restore.training.stopping import StopRequest
+from restore.training.recipe import OptionsError, build_options, read_recipe
 
 
 @dataclass
@@ -80,6 +80,7 @@ class StyleOptions:
     data: StyleDataOptions = field(default_factory=StyleDataOptions)
     train: StyleTrainOptions = field(default_factory=StyleTrainOptions)
     threads: int = 0  # 0: torch's default
+    device: str = "auto"  # the engine's choice: CUDA, then MPS, then the CPU
     checkpoint_every_seconds: int = 120
     log_every: int = 10
     snapshot_every: int = 0  # iterations between kept model snapshots; 0 keeps none
@@ -90,34 +91,23 @@ class StyleOptions:
         return REPO_ROOT / self.runs_dir / self.name
 
 
-def _build(cls, values: dict, where: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise RestoreError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    nested = {"data": StyleDataOptions, "train": StyleTrainOptions, "weights": LossWeights}
-    built = {
-        key: _build(nested[key], value, f"{where}.{key}") if key in nested else value
-        for key, value in values.items()
-    }
-    return cls(**built)
-
-
-def load_style_options(path: str | os.PathLike) -> StyleOptions:
-    values = yaml.safe_load(Path(path).read_text()) or {}
+def load_style_options(path: str | os.PathLike, overrides: dict[str, Any] | None = None) -> StyleOptions:
+    """The style recipe at ``path`` with ``overrides`` (``{"train.lr": 1e-4}``) applied."""
+    values = read_recipe(path, overrides)
     if values.get("task", "style") != "style":
-        raise RestoreError(f"{path}: task is {values.get('task')!r}, expected 'style'")
-    if "name" not in values:
-        raise RestoreError(f"{path}: 'name' is required")
-    return _build(StyleOptions, values, str(path))
+        raise OptionsError(f"{path}: task is {values.get('task')!r}, expected 'style'")
+    return build_options(StyleOptions, values, str(path))
 
 
-class StyleTrainer:
+class StyleTrainer(TrainingRun):
+    """The core's style plug-in: the transformer and decoder (``model``, a ModuleDict of the two) train on
+    content/style crops through the frozen encoder."""
+
+    CHECKPOINT_NAME = "checkpoint.pt"  # one per run, replaced at every save
+
     def __init__(self, options: StyleOptions, data_root_path: Path | None = None, log: Callable[[str], None] = print):
-        self.options = options
-        self.log = log
-        if options.threads:
-            torch.set_num_threads(options.threads)
+        super().__init__(options, device=options.device, threads=options.threads,
+                         checkpoint_every_seconds=options.checkpoint_every_seconds, log=log)
         root = data_root(data_root_path)
         data = options.data
         contents, held_contents = split_holdout(list_images(root, data.content), data.holdout_every)
@@ -134,19 +124,11 @@ class StyleTrainer:
         self.started_from: dict | None = None
         if options.train.init_from:
             self._init_from(REPO_ROOT / options.train.init_from)
-        self.network.transformer.train()
-        self.network.decoder.train()
-        trainable = list(self.network.transformer.parameters()) + list(self.network.decoder.parameters())
-        self.optimizer = torch.optim.Adam(trainable, lr=options.train.lr)
-        self.trained = nn.ModuleDict({"transformer": self.network.transformer, "decoder": self.network.decoder})
-        self.ema = ModelEMA(self.trained, options.train.ema) if options.train.ema > 0 else None
+        self.network.to(self.device)
+        trained = nn.ModuleDict({"transformer": self.network.transformer, "decoder": self.network.decoder}).train()
+        self.attach(trained, torch.optim.Adam(trained.parameters(), lr=options.train.lr))
         # Calibrated on first use (or restored by ``resume``): see ``loss_channel_means``.
         self._loss_channel_means: list[torch.Tensor] | None = None
-        self.iteration = 0
-        self.wall_seconds = 0.0
-        # Process CPU seconds in training (all threads): the core-hours figure, not inflated by a shared machine.
-        self.cpu_seconds = 0.0
-        self.cpu_counted_from = 0  # the iteration CPU time has been counted from (0 unless resumed from an older checkpoint)
         options.run_dir.mkdir(parents=True, exist_ok=True)
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
 
@@ -171,11 +153,7 @@ class StyleTrainer:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.options.run_dir / "checkpoint.pt"
-
-    @property
-    def log_path(self) -> Path:
-        return self.options.run_dir / "log.jsonl"
+        return self.options.run_dir / self.CHECKPOINT_NAME
 
     def learning_rate(self, iteration: int) -> float:
         train = self.options.train
@@ -186,7 +164,7 @@ class StyleTrainer:
         rng = np.random.default_rng([self.options.train.seed, iteration])
         content = batch_tensor(self.contents, data.batch_size, data.crop, rng)
         style = batch_tensor(self.styles, data.batch_size, data.crop, rng)
-        return content, style
+        return content.to(self.device), style.to(self.device)
 
     @property
     def loss_channel_means(self) -> list[torch.Tensor] | None:
@@ -237,21 +215,27 @@ class StyleTrainer:
         return terms
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
-        """One optimiser step. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
+        """One optimiser step; advances the iteration. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
         weights = self.options.train.weights
         terms = self.loss_terms(content, style)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
-        self.optimizer.zero_grad(set_to_none=True)
-        total.backward()
-        self.optimizer.step()
-        if self.ema is not None:
-            self.ema.update(self.trained, self.iteration)
+        self.optimise(total)
         return {"total": total.item(), **{name: value.item() for name, value in terms.items()}}
+
+    def train_step(self) -> dict[str, float]:
+        return self.step(*self.batch(self.iteration))
+
+    def describe(self) -> str:
+        return f"SANet ({self.options.encoder}), crop {self.options.data.crop}"
+
+    def after_step(self) -> None:
+        if self.options.snapshot_every and self.iteration % self.options.snapshot_every == 0:
+            self.save_snapshot()
 
     @property
     def exported(self) -> nn.ModuleDict:
         """The weights a snapshot or an export takes: the moving average when the recipe keeps one."""
-        return self.ema.module if self.ema is not None else self.trained
+        return self.ema.module if self.ema is not None else self.model
 
     def save_snapshot(self) -> Path:
         """The float16 model of this iteration under ``snapshots/``, with its iteration and core-hours."""
@@ -272,94 +256,18 @@ class StyleTrainer:
         card_path(path).write_text(json.dumps(record, indent=1) + "\n")
         return path
 
-    def save_checkpoint(self) -> Path:
-        state = {
-            "iteration": self.iteration,
-            "wall_seconds": self.wall_seconds,
-            "cpu_seconds": self.cpu_seconds,
-            "cpu_counted_from": self.cpu_counted_from,
-            "hardware": describe_hardware(),
-            "started_from": json.dumps(self.started_from),
-            "transformer": self.network.transformer.state_dict(),
-            "decoder": self.network.decoder.state_dict(),
-            "ema": self.ema.module.state_dict() if self.ema is not None else None,
-            "optimizer": self.optimizer.state_dict(),
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {
             "options": dataclasses.asdict(self.options),
+            "started_from": json.dumps(self.started_from),
             "loss_channel_means": self.loss_channel_means,
         }
-        partial = self.checkpoint_path.with_suffix(".pt.partial")
-        torch.save(state, partial)
-        partial.replace(self.checkpoint_path)
-        return self.checkpoint_path
 
-    def resume(self, path: str | os.PathLike | None = None) -> bool:
-        """Restore the run's checkpoint (or ``path``); False when there is none. Later log lines are dropped."""
-        path = Path(path) if path else self.checkpoint_path
-        if not path.is_file():
-            return False
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self.network.transformer.load_state_dict(state["transformer"], strict=True)
-        self.network.decoder.load_state_dict(state["decoder"], strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.ema is not None:
-            # A recipe that turns the average on mid-run starts it from the checkpoint's weights.
-            average = state.get("ema")
-            self.ema.module.load_state_dict(average if average is not None else self.trained.state_dict(), strict=True)
-            if average is None:
-                self.log("the checkpoint has no weight average: it starts from the checkpoint's weights")
+    def resume_extras(self, state: dict[str, Any]) -> None:
         if self.options.train.normalised_loss_features:  # a recipe that turned it off must not pick them up
-            self._loss_channel_means = state.get("loss_channel_means")
-        self.iteration = state["iteration"]
-        self.wall_seconds = state["wall_seconds"]
-        self.cpu_seconds = state.get("cpu_seconds", 0.0)
+            means = state.get("loss_channel_means")
+            self._loss_channel_means = None if means is None else [mean.to(self.device) for mean in means]
         self.started_from = json.loads(state.get("started_from") or "null")
-        # Checkpoints written before CPU time was counted: count from here, and say so in the card.
-        self.cpu_counted_from = state.get("cpu_counted_from", 0 if "cpu_seconds" in state else self.iteration)
-        if self.log_path.is_file():
-            kept = [
-                line
-                for line in self.log_path.read_text().splitlines()
-                if line and json.loads(line)["iteration"] <= self.iteration
-            ]
-            self.log_path.write_text("".join(f"{line}\n" for line in kept))
-        self.log(f"resumed {path} at iteration {self.iteration}")
-        return True
-
-    def train(self, iterations: int | None = None, max_minutes: float | None = None) -> dict:
-        """Train until ``iterations`` (default: the recipe's) or ``max_minutes`` of wall time have passed."""
-        stop = min(iterations or self.options.train.iterations, self.options.train.iterations)
-        started = time.monotonic()
-        last_save = started
-        base_wall = self.wall_seconds
-        record: dict = {}
-        with StopRequest() as stopping:
-            while self.iteration < stop and not stopping.requested:
-                if max_minutes is not None and time.monotonic() - started > max_minutes * 60:
-                    break
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.learning_rate(self.iteration)
-                cpu_start = time.process_time()
-                content, style = self.batch(self.iteration)
-                values = self.step(content, style)
-                self.cpu_seconds += time.process_time() - cpu_start
-                self.iteration += 1
-                self.wall_seconds = base_wall + time.monotonic() - started
-                if self.iteration % self.options.log_every == 0 or self.iteration == 1:
-                    record = {"iteration": self.iteration, "wall_seconds": round(self.wall_seconds, 1),
-                              "core_hours": round(self.cpu_seconds / 3600, 4), **values}
-                    with self.log_path.open("a") as stream:
-                        stream.write(json.dumps(record) + "\n")
-                    self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                      for k, v in record.items()))
-                if self.options.snapshot_every and self.iteration % self.options.snapshot_every == 0:
-                    self.save_snapshot()
-                if time.monotonic() - last_save > self.options.checkpoint_every_seconds:
-                    self.save_checkpoint()
-                    last_save = time.monotonic()
-        self.save_checkpoint()
-        if stopping.requested:
-            self.log(f"stop requested: checkpoint written at iteration {self.iteration}")
-        return {"iteration": self.iteration, "wall_seconds": self.wall_seconds, "last": record}
 
 
 CALIBRATION_IMAGES_PER_BANK = 100
@@ -371,9 +279,10 @@ def calibrate_channel_means(network, banks: list, per_bank: int = CALIBRATION_IM
     spaced images of each bank (Gatys et al.'s normalisation statistics). Shape: -> 5 x (C,)."""
     sums: list[torch.Tensor] | None = None
     count = 0
+    device = next(network.parameters()).device
     for bank in banks:
         for item in np.linspace(0, len(bank) - 1, min(per_bank, len(bank))).round().astype(int):
-            taps = network.encode(image_tensor(bank.centre_square(int(item))))
+            taps = network.encode(image_tensor(bank.centre_square(int(item))).to(device))
             means = losses.channel_means(taps)
             sums = means if sums is None else [total + mean for total, mean in zip(sums, means)]
             count += 1
@@ -444,12 +353,12 @@ def export_run(
     from restore.style.models import card_path, export_style_model, load_style_model, write_style_card
 
     run_dir = options.run_dir
-    checkpoint = run_dir / "checkpoint.pt"
+    checkpoint = run_dir / StyleTrainer.CHECKPOINT_NAME
     if not checkpoint.is_file():
         raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
     output = Path(output)
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    records = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line]
+    state = read_checkpoint_file(checkpoint)
+    records = read_log(run_dir)
     split = json.loads((run_dir / "split.json").read_text())
     loss_keys = ("total", "content", "style", "identity1", "identity2")
     card = {

@@ -265,7 +265,7 @@ class Campaign:
         psnr = trainer.validate() if options.data.val else None
         if psnr is not None:
             validations.append({"core_hours": round(trainer.cpu_seconds / 3600, 4), "iteration": trainer.iteration,
-                                f"{options.data.val}_psnr": round(psnr, 4), "wall_seconds": round(trainer.elapsed, 1)})
+                                f"{options.data.val}_psnr": round(psnr, 4), "wall_seconds": round(trainer.wall_seconds, 1)})
         weights = (trainer.ema.module if trainer.ema else trainer.model).state_dict()
         shards = save_shards(weights, self.out, stem, self.max_bytes)
         card = self._card(index, trainer, shards, validations)
@@ -312,7 +312,7 @@ class Campaign:
             },
             "data": self._data_description(),
             "iterations": trainer.iteration,
-            "wall_hours": round(trainer.elapsed / 3600, 4),
+            "wall_hours": round(trainer.wall_seconds / 3600, 4),
             "core_hours": round(core_hours, 4),
             "hardware": describe_hardware(trainer.device),
             "weights_exported": "EMA" if trainer.ema else "raw",

@@ -99,9 +99,7 @@ def train_to_end(options: Options, log: Callable[[str], None] = print, data_root
     after checkpointing, and calling this again resumes it exactly.
     """
     trainer = Trainer(options, data_root=data_root, log=log)
-    latest = trainer.latest_checkpoint()
-    if latest is not None:
-        trainer.resume(latest)
+    trainer.resume()
     if trainer.iteration < options.train.iterations:
         trainer.train()
     return trainer

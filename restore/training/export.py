@@ -16,6 +16,8 @@ import torch
 
 from restore.errors import RestoreError
 from restore.paths import REPO_ROOT
+from restore.training.card import render_card as render_markdown_card
+from restore.training.core import read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
 from restore.zoo import count_gflops, count_params, models_dir, sha256_file
 
@@ -30,7 +32,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.suffix in (".json", ".safetensors"):
         return read_campaign_card(path)
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint_file(path)
     if not isinstance(state, dict) or "model" not in state or "arch" not in state:
         raise RestoreError(f"{path} is not a restore training checkpoint (no model/arch entries)")
     return state
@@ -60,7 +62,7 @@ def read_campaign_card(path: Path) -> dict[str, Any]:
         "scale": card["scale"],
         "network": json.dumps(card["config"]),
         "iteration": training["iterations"],
-        "elapsed_seconds": training["wall_hours"] * 3600,
+        "wall_seconds": training["wall_hours"] * 3600,
         "cpu_seconds": training["core_hours"] * 3600,
         "options_file": str(REPO_ROOT / training["recipe"]),
         "hardware": training["hardware"],
@@ -73,15 +75,8 @@ def read_campaign_card(path: Path) -> dict[str, Any]:
 
 def learning_curve(run_dir: Path, val_key: str = "Set5_psnr") -> list[tuple[float, int, float]]:
     """(core-hours, iteration, PSNR) of every validation in the run's log."""
-    log = run_dir / "log.jsonl"
-    if not log.exists():
-        return []
-    points = []
-    for line in log.read_text().splitlines():
-        record = json.loads(line)
-        if val_key in record:
-            points.append((record.get("core_hours", record["hours"]), record["iteration"], record[val_key]))
-    return points
+    return [(record.get("core_hours", record["hours"]), record["iteration"], record[val_key])
+            for record in read_log(run_dir) if val_key in record]
 
 
 def plot_learning_curve(points: list[tuple[float, int, float]], title: str, path: Path) -> Path:
@@ -142,7 +137,7 @@ def export_checkpoint(
     # The previous model stays recoverable until the new one has been measured and accepted.
     backups = {path: path.read_bytes() for path in (card_path, weights_path) if path.exists()}
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, str(weights_path))
-    hours = float(state["elapsed_seconds"]) / 3600
+    hours = float(state["wall_seconds"]) / 3600
     run_dir = Path(checkpoint).resolve().parent
     config_json = json.dumps(config, sort_keys=True)
     card: dict[str, Any] = {
@@ -262,45 +257,37 @@ def _measure(name: str, scale: int, datasets: tuple[str, ...], ensemble: bool, l
 def render_card(card: dict[str, Any]) -> str:
     """The human-readable card beside the JSON one."""
     training, metrics = card["training"], card["metrics"]
-    lines = [
-        f"# {card['name']} x{card['scale']}",
-        "",
-        card["summary"],
-        "",
-        "| field | value |",
-        "|---|---|",
-        f"| arch | {card['arch']} |",
-        f"| config | `{json.dumps(card['config'])}` |",
-        f"| parameters | {card['params']:,} |",
-        f"| GFLOPs (256x256 LR) | {card['gflops_256']} |",
-        f"| weights | `{card['weights']}` ({card['dtype']}, sha256 `{card['sha256']}`) |",
-        f"| recipe | `{training.get('recipe')}` |",
-        f"| training data | {training['data']} |",
-        f"| iterations | {training['iterations']:,} |",
-        f"| training time | {training['core_hours']} CPU core-hours ({training['wall_hours']} h wall) on "
-        f"{training['hardware']} |",
+    rows = [
+        ("arch", card["arch"]),
+        ("config", f"`{json.dumps(card['config'])}`"),
+        ("parameters", f"{card['params']:,}"),
+        ("GFLOPs (256x256 LR)", card["gflops_256"]),
+        ("weights", f"`{card['weights']}` ({card['dtype']}, sha256 `{card['sha256']}`)"),
+        ("recipe", f"`{training.get('recipe')}`"),
+        ("training data", training["data"]),
+        ("iterations", f"{training['iterations']:,}"),
+        ("training time", f"{training['core_hours']} CPU core-hours ({training['wall_hours']} h wall) on "
+                          f"{training['hardware']}"),
     ]
     if training.get("started_from"):
         parent = training["started_from"]
-        lines.append(f"| started from | `{parent['weights']}` ({parent['lineage_core_hours']} core-hours behind it; "
-                     f"{training['lineage_core_hours']} in all) |")
-    lines += [
-        f"| exported | {training['weights_exported']} weights, {training['exported']} |",
-        "",
-    ]
+        rows.append(("started from", f"`{parent['weights']}` ({parent['lineage_core_hours']} core-hours behind it; "
+                                     f"{training['lineage_core_hours']} in all)"))
+    rows.append(("exported", f"{training['weights_exported']} weights, {training['exported']}"))
+    sections = []
     if metrics:
         has_x8 = any("psnr_x8" in row for row in metrics.values())
-        lines += ["Measured by `restore bench` on these fp16 weights (Y-PSNR / SSIM, crop = scale, MATLAB LR):", ""]
         header = "| dataset | PSNR | SSIM | s/image (CPU) |" + (" PSNR x8 | SSIM x8 |" if has_x8 else "")
-        lines += [header, "|---" * (header.count("|") - 1) + "|"]
+        table = [header, "|---" * (header.count("|") - 1) + "|"]
         for dataset, row in metrics.items():
             cells = f"| {dataset} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['seconds_per_image']:.3f} |"
             if has_x8:
                 cells += f" {row.get('psnr_x8', float('nan')):.2f} | {row.get('ssim_x8', float('nan')):.4f} |"
-            lines.append(cells)
-        lines.append("")
+            table.append(cells)
+        sections.append(["Measured by `restore bench` on these fp16 weights (Y-PSNR / SSIM, crop = scale, MATLAB LR):",
+                         "", *table])
     if card.get("timing_note"):
-        lines += [card["timing_note"], ""]
+        sections.append([card["timing_note"]])
     if training.get("learning_curve"):
-        lines += [f"Learning curve: `{training['learning_curve']}`", ""]
-    return "\n".join(lines)
+        sections.append([f"Learning curve: `{training['learning_curve']}`"])
+    return render_markdown_card(f"{card['name']} x{card['scale']}", [card["summary"]], rows, sections)

@@ -1,4 +1,4 @@
-"""Training options: a YAML recipe parsed into typed, validated dataclasses.
+"""SR training options: a YAML recipe read into typed dataclasses (``restore.training.recipe``), then validated.
 
 Everything that can be checked before training starts is checked here (unknown arch or hyperparameter,
 missing or empty data folders, bad schedule), so a wrong options file fails in a second, naming the
@@ -6,23 +6,13 @@ problem, instead of an hour into a run.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from restore.errors import RestoreError
 from restore.io.suffixes import IMAGE_SUFFIXES
 from restore.paths import REPO_ROOT, data_root
-
-
-class OptionsError(RestoreError):
-    """The options file is wrong; the message names the field and the problem."""
-
-
-
+from restore.training.recipe import OptionsError, build_options, read_recipe
 
 @dataclass
 class DataOptions:
@@ -91,61 +81,11 @@ class Options:
         return Path(self.checkpoint.dir) if self.checkpoint.dir else REPO_ROOT / "runs" / self.name
 
 
-def _build(cls, raw: Any, where: str):
-    if raw is None:
-        return cls()
-    if not isinstance(raw, dict):
-        raise OptionsError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise OptionsError(f"{where}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}")
-    values = {}
-    for key, value in raw.items():
-        nested = fields[key].type
-        if isinstance(nested, str) and nested in _NESTED:
-            value = _build(_NESTED[nested], value, f"{where}.{key}")
-        elif key == "betas":
-            value = tuple(value)
-        values[key] = value
-    return cls(**values)
-
-
-_NESTED = {
-    "DataOptions": DataOptions,
-    "ScheduleOptions": ScheduleOptions,
-    "TrainOptions": TrainOptions,
-    "RuntimeOptions": RuntimeOptions,
-    "CheckpointOptions": CheckpointOptions,
-}
-
-
-def parse_options(raw: dict[str, Any], source: Path | None = None) -> Options:
-    for required in ("name", "arch", "scale"):
-        if required not in raw:
-            raise OptionsError(f"missing required option {required!r}")
-    options = _build(Options, {k: v for k, v in raw.items() if k != "source"}, "options")
-    options.source = source
-    return options
-
-
 def load_options(path: str | Path, overrides: dict[str, Any] | None = None) -> Options:
-    path = Path(path)
-    if not path.is_file():
-        raise OptionsError(f"options file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise OptionsError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise OptionsError(f"{path}: the options file must be a mapping")
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return parse_options(raw, source=path)
+    """The SR recipe at ``path`` with ``overrides`` (``{"train.lr": 1e-4}``) applied."""
+    options = build_options(Options, read_recipe(path, overrides))
+    options.source = Path(path)
+    return options
 
 
 def resolve_data_folder(folder: str, root: Path | None = None) -> Path:

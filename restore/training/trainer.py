@@ -1,12 +1,10 @@
-"""The training loop: L1, Adam, cosine/step schedule, EMA, gradient clipping, validation, exact resume.
+"""SR training, the core's SR plug-in: L1, Adam, cosine/step schedule, gradient clipping, Set5 validation.
 
 Why our own loop and not BasicSR's (docs/training.md has the long version): BasicSR saves no RNG state
 (no exact resume), validates with its own metric code instead of our MATLAB-exact pipeline, and its
-paired-image datasets expect LR folders on disk. This loop keeps those three properties and stays
-small enough to read in one sitting.
-
-Determinism: the batch of iteration t is drawn from ``numpy.random.default_rng([seed, 0, t])``, and the
-learning rate is a pure function of t, so a resumed run replays exactly what an uninterrupted run does.
+paired-image datasets expect LR folders on disk. The loop, EMA, checkpoints and exact resume are the one
+training core's (``restore.training.core``, shared with style training); the batch of iteration t is drawn from
+``numpy.random.default_rng([seed, 0, t])`` and the learning rate is a pure function of t.
 
 Under torchrun (DistributedDataParallel, docs/scaling.md) the recipe's batch is the global batch: every rank
 draws the same batch from the same generator and trains on its own slice of it, so N ranks take the steps one
@@ -18,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -28,16 +25,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from restore.archs import spec
-from restore.distributed import World, world
 from restore.errors import RestoreError
+from restore.training import schedule
+from restore.training.core import TrainingRun
 from restore.training.data import PatchCache, PatchSampler
-from restore.training.ema import ModelEMA
-from restore.training.hardware import describe_hardware
-from restore.training.stopping import StopRequest
 from restore.training.options import Options, resolve_data_folder, resolve_repo_path, validate
-from restore.training.schedule import learning_rate
-
-CHECKPOINT_PREFIX = "checkpoint_"
 
 
 def init_from_checkpoint(model: nn.Module, path: str | Path, arch: str, log: Callable[[str], None] = print) -> None:
@@ -73,58 +65,36 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _silent(message: str) -> None:
-    """The log of the ranks other than 0: rank 0 speaks for the run."""
-
-
-class Trainer:
+class Trainer(TrainingRun):
     def __init__(self, options: Options, *, data_root: Path | None = None, cache_root: Path | None = None,
                  log: Callable[[str], None] = print):
         validate(options, data_root)
-        self.world: World = world()
-        if self.world.launched and not self.world.active:
-            raise RestoreError("started by torchrun: train inside restore.distributed.session() "
-                               "(`restore train` does), so that the ranks train together")
+        runtime, checkpoint = options.runtime, options.checkpoint
+        super().__init__(options, device=runtime.device, threads=runtime.threads,
+                         checkpoint_every_seconds=checkpoint.every_seconds,
+                         checkpoint_every_iterations=checkpoint.every_iterations, keep=checkpoint.keep, log=log)
         if options.data.batch_size < self.world.size:
             raise RestoreError(f"data.batch_size {options.data.batch_size} is the global batch and cannot be "
                                f"shared between {self.world.size} ranks; use at least one sample per rank")
-        self.options, self.data_root, self.cache_root = options, data_root, cache_root
-        self.log = log if self.world.is_main else _silent
-        runtime = options.runtime
-        if runtime.threads:
-            torch.set_num_threads(runtime.threads)
-        device = self.world.device(runtime.device)
-        if device == "auto":
-            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        else:
-            self.device = torch.device(device)
+        self.data_root, self.cache_root = data_root, cache_root
         self.use_bf16 = runtime.amp == "bf16" or (runtime.amp == "auto" and self.device.type == "cuda")
         self.memory_format = torch.channels_last if runtime.channels_last else torch.contiguous_format
 
         from restore.archs import build_model
 
-        torch.manual_seed(options.train.seed)
-        self.model = build_model(options.arch, options.scale, **options.network)
+        model = build_model(options.arch, options.scale, **options.network)  # after the core seeded torch
         if options.train.init_from:
-            init_from_checkpoint(self.model, resolve_repo_path(options.train.init_from), options.arch, self.log)
-        self.model.to(self.device, memory_format=self.memory_format)
-        self.ema = ModelEMA(self.model, options.train.ema) if options.train.ema > 0 and self.world.is_main else None
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(
-            params, lr=options.train.lr, betas=options.train.betas, weight_decay=options.train.weight_decay
-        )
-        self.forward_model: nn.Module = self.model
+            init_from_checkpoint(model, resolve_repo_path(options.train.init_from), options.arch, self.log)
+        model.to(self.device, memory_format=self.memory_format)
+        params = [p for p in model.parameters() if p.requires_grad]
+        train = options.train
+        self.attach(model, torch.optim.Adam(params, lr=train.lr, betas=train.betas, weight_decay=train.weight_decay))
+        self.forward_model: nn.Module = model
         if self.world.launched:
             device_ids = [self.device] if self.device.type == "cuda" else None
-            self.forward_model = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
+            self.forward_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
         if runtime.compile:
             self.forward_model = torch.compile(self.forward_model)
-        self.iteration = 0
-        self.elapsed = 0.0  # wall seconds spent in training steps, summed over resumes
-        # Process CPU seconds (all threads) in training steps: unlike wall time, not inflated when the
-        # machine is shared or the process is paused, so runs compare fairly in core-hours.
-        self.cpu_seconds = 0.0
-        self.history: list[dict] = []
         self._sampler: PatchSampler | None = None
         self._val: list[tuple[str, torch.Tensor, torch.Tensor]] | None = None
 
@@ -144,7 +114,7 @@ class Trainer:
         total, size, rank = self.options.data.batch_size, self.world.size, self.world.rank
         return range(rank * total // size, (rank + 1) * total // size)
 
-    def _build_sampler_in_turn(self) -> None:
+    def prepare(self) -> None:
         """The patch cache is built by the first rank of each node while the others wait, then read by them:
         ranks building one cache file at once would decode the data N times over."""
         for first in (True, False):
@@ -161,57 +131,13 @@ class Trainer:
             hr.to(self.device, memory_format=self.memory_format),
         )
 
-    # ------------------------------------------------------------------------------- checkpoints
-    def checkpoint_state(self) -> dict:
+    def checkpoint_extras(self) -> dict:
         return {
-            "model": self.model.state_dict(),
-            "ema": self.ema.module.state_dict() if self.ema else None,
-            "optimizer": self.optimizer.state_dict(),
-            "iteration": self.iteration,
-            "elapsed_seconds": self.elapsed,
-            "cpu_seconds": self.cpu_seconds,
-            "history": json.dumps(self.history),
-            "torch_rng": torch.get_rng_state(),
             "options_file": str(self.options.source) if self.options.source else "",
             "arch": self.options.arch,
             "scale": self.options.scale,
             "network": json.dumps(self.options.network),
-            "hardware": describe_hardware(self.device),
-            "world_size": self.world.size,
         }
-
-    def save_checkpoint(self) -> Path:
-        run_dir = self.options.run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        path = run_dir / f"{CHECKPOINT_PREFIX}{self.iteration:08d}.pt"
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.checkpoint_state(), tmp)
-        tmp.replace(path)
-        for old in sorted(run_dir.glob(f"{CHECKPOINT_PREFIX}*.pt"))[: -max(1, self.options.checkpoint.keep)]:
-            old.unlink()
-        return path
-
-    def latest_checkpoint(self) -> Path | None:
-        """The run's newest checkpoint, as rank 0 sees it (every rank must resume from the same one)."""
-        found = sorted(self.options.run_dir.glob(f"{CHECKPOINT_PREFIX}*.pt")) if self.world.is_main else []
-        return self.world.broadcast(found[-1] if found else None)
-
-    def resume(self, path: str | Path) -> None:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self.model.load_state_dict(state["model"], strict=True)
-        if self.ema:
-            if state.get("ema") is None:
-                raise RestoreError(f"{path} has no EMA weights but this run uses EMA")
-            self.ema.module.load_state_dict(state["ema"], strict=True)
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.iteration = int(state["iteration"])
-        self.elapsed = float(state["elapsed_seconds"])
-        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
-        self.history = json.loads(state["history"])
-        torch.set_rng_state(state["torch_rng"])
-        previous = int(state.get("world_size", 1))
-        change = f", on {self.world.size} rank(s) instead of {previous}" if previous != self.world.size else ""
-        self.log(f"resumed from {path} at iteration {self.iteration} ({self.elapsed / 3600:.2f} h trained){change}")
 
     # -------------------------------------------------------------------------------- validation
     def _validation_set(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
@@ -256,11 +182,22 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    # ----------------------------------------------------------------------------------- the loop
+    # ----------------------------------------------------------------------------------- the step
+    def describe(self) -> str:
+        return f"{self.options.arch} x{self.options.scale}, patch {self.options.data.patch_size}"
+
+    def learning_rate(self, iteration: int) -> float:
+        train = self.options.train
+        return schedule.learning_rate(iteration, train.lr, train.iterations, train.schedule)
+
     def step(self, lr_value: float) -> torch.Tensor:
-        """One optimiser step on the batch of the current iteration; advances the iteration. Returns the loss."""
+        """One optimiser step at ``lr_value`` on the batch of the current iteration; advances the iteration.
+        Returns the loss."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr_value
+        return self.train_step()["loss"]
+
+    def train_step(self) -> dict[str, torch.Tensor]:
         lr, hr = self.batch(self.iteration)
         with self._autocast():
             sr = self.forward_model(lr)
@@ -270,105 +207,17 @@ class Trainer:
             # makes that average the gradient of the global batch's mean, even for slices of unequal size
             # (the factor is exactly 1 when the slices are equal).
             loss = loss * (len(self.batch_part) * self.world.size / self.options.data.batch_size)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.options.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.options.train.grad_clip)
-        self.optimizer.step()
-        if self.ema:
-            self.ema.update(self.model, self.iteration)
-        self.iteration += 1
-        return loss.detach()
+        self.optimise(loss, self.options.train.grad_clip)
+        return {"loss": loss.detach()}
 
-    def train(self, iterations: int | None = None, *, deadline: float | None = None) -> dict:
-        """Train until ``iterations`` (default: the recipe's total), checkpointing on the way.
-
-        ``deadline`` (a ``time.monotonic()`` value) also ends the call after the step that passes it: how a
-        wall-clock-bound run (scripts/gpu_campaign.sh) trains in slices.
-        """
+    def after_step(self) -> None:
         options = self.options
-        total = options.train.iterations
-        stop = min(total, iterations if iterations is not None else total)
-        is_main = self.world.is_main
-        self.model.train()
-        self._build_sampler_in_turn()  # build the cache before the clock starts
-        last_save = time.monotonic()
-        window_start, window_iters = time.monotonic(), 0
-        if is_main:
-            self.log(f"training {options.name}: {options.arch} x{options.scale}, iterations "
-                     f"{self.iteration}->{stop} of {total}, batch {options.data.batch_size}, "
-                     f"patch {options.data.patch_size}, device {self.device}"
-                     + (f", {self.world.size} ranks" if self.world.launched else ""))
-        with StopRequest() as stopping:
-            while self.iteration < stop:
-                wants_to_stop = stopping.requested or (deadline is not None and time.monotonic() >= deadline)
-                if self._any_rank(wants_to_stop):
-                    break
-                step_start, step_cpu_start = time.monotonic(), time.process_time()
-                lr_value = learning_rate(self.iteration, options.train.lr, total, options.train.schedule)
-                loss = self.step(lr_value)
-                self.elapsed += time.monotonic() - step_start
-                self.cpu_seconds += time.process_time() - step_cpu_start
-                window_iters += 1
-
-                logging_now = self.iteration % options.log_every == 0 or self.iteration == stop
-                loss_value = self._global_loss(loss) if logging_now else 0.0  # every rank takes part
-                if is_main and logging_now:
-                    seconds = time.monotonic() - window_start
-                    rate = window_iters / max(seconds, 1e-9)
-                    eta = (total - self.iteration) / max(rate, 1e-9)
-                    record = {"iteration": self.iteration, "loss": loss_value, "lr": lr_value,
-                              "iters_per_s": rate, "samples_per_s": rate * options.data.batch_size,
-                              "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600}
-                    self._append_log(record)
-                    self.log(f"iter {self.iteration:>7}/{total}  loss {loss_value:8.4f}  lr {lr_value:.2e}  "
-                             f"{rate:5.2f} it/s  {rate * options.data.batch_size:6.1f} samples/s  "
-                             f"ETA {eta / 3600:5.2f} h")
-                    window_start, window_iters = time.monotonic(), 0
-                if is_main and options.data.val and options.validation_every and (
-                    self.iteration % options.validation_every == 0 or self.iteration == total
-                ):
-                    score = self.validate()
-                    record = {"iteration": self.iteration, "hours": self.elapsed / 3600,
-                              "core_hours": self.cpu_seconds / 3600,
-                              f"{options.data.val}_psnr": score}
-                    self.history.append(record)
-                    self._append_log(record)
-                    self.log(f"iter {self.iteration:>7}  {options.data.val} x{options.scale} Y-PSNR {score:.3f} dB")
-                    window_start, window_iters = time.monotonic(), 0  # keep validation time out of it/s
-                due_time = time.monotonic() - last_save >= options.checkpoint.every_seconds
-                due_iter = options.checkpoint.every_iterations and self.iteration % options.checkpoint.every_iterations == 0
-                if is_main and (due_time or due_iter):
-                    self.save_checkpoint()
-                    last_save = time.monotonic()
-        if is_main:
-            path = self.save_checkpoint()
-            self.log(f"saved {path}" + (" (stop requested)" if stopping.requested else ""))
-        return {"iteration": self.iteration, "hours": self.elapsed / 3600, "core_hours": self.cpu_seconds / 3600,
-                "history": self.history, "stop_requested": stopping.requested}
-
-    def _any_rank(self, flag: bool) -> bool:
-        """Whether ``flag`` holds on any rank: a stop (signal, deadline) seen by one rank stops all of them at
-        the same step, or the others would wait forever for its gradients."""
-        if not self.world.launched:
-            return flag
-        import torch.distributed as dist
-
-        value = torch.tensor([1.0 if flag else 0.0])
-        dist.all_reduce(value, op=dist.ReduceOp.MAX)
-        return bool(value.item() > 0)
-
-    def _global_loss(self, loss: torch.Tensor) -> float:
-        """The loss of the whole global batch (each rank's part is weighted by its share of the batch)."""
-        if not self.world.launched:
-            return loss.item()
-        import torch.distributed as dist
-
-        value = loss.detach().float().reshape(1).cpu() / self.world.size
-        dist.all_reduce(value)
-        return value.item()
-
-    def _append_log(self, record: dict) -> None:
-        self.options.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.options.run_dir / "log.jsonl", "a") as handle:
-            handle.write(json.dumps({**record, "world_size": self.world.size}) + "\n")
+        if options.data.val and options.validation_every and (
+            self.iteration % options.validation_every == 0 or self.iteration == options.train.iterations
+        ):
+            score = self.validate()
+            record = {"iteration": self.iteration, "hours": self.wall_seconds / 3600,
+                      "core_hours": self.cpu_seconds / 3600, f"{options.data.val}_psnr": score}
+            self.history.append(record)
+            self.append_log(record)
+            self.log(f"iter {self.iteration:>7}  {options.data.val} x{options.scale} Y-PSNR {score:.3f} dB")
