@@ -39,6 +39,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_CHANNELS = 512  # relu4_1 and relu5_1 width, in VGG-16 as in VGG-19
 # Three stride-2 pools lie between the image and relu4_1, whose size must come out exact.
 IMAGE_MULTIPLE = 8
+# Image rows of context that make a position's relu5_1 features independent of what lies beyond: more than
+# VGG-16's relu5_1 receptive-field radius (66 px), a multiple of 16 (the relu5_1 stride) so pools keep their cells.
+ENCODER_HALO = 96
+# Feature rows of context for the decoder, beyond its receptive-field radius of ~4 relu4_1 rows.
+DECODER_HALO = 8
 
 # Layer plans: an int is a reflection-padded 3x3 conv to that many channels (+ ReLU unless it is the
 # decoder's last), "M" a 2x2 ceil-mode max-pool, "U" a 2x nearest upsample.
@@ -225,13 +230,13 @@ class SANet(nn.Module):
         return image
 
     def encode_in_bands(
-        self, image: Tensor, keep: tuple[int, ...] = TRANSFORM_TAPS, band: int = 256, halo: int = 96
+        self, image: Tensor, keep: tuple[int, ...] = TRANSFORM_TAPS, band: int = 256, halo: int = ENCODER_HALO
     ) -> list[Tensor | None]:
         """``encode`` computed over horizontal bands of ``band`` rows, each read with ``halo`` rows of context.
 
         Full-resolution VGG maps are 64 x H x W floats (1 GiB each at 2048x2048); bands bound them. Band
         starts and halos are multiples of 16, so every pool sees the same 2x2 cells as the whole image, and
-        the halo exceeds relu5_1's receptive-field radius (66 px for VGG-16), so the result is the whole
+        the halo exceeds relu5_1's receptive-field radius (``ENCODER_HALO``), so the result is the whole
         image's. Shape: (B, 3, H, W) -> taps as ``encode``.
         """
         height = image.shape[-2]
@@ -252,10 +257,10 @@ class SANet(nn.Module):
         return [torch.cat(pieces[tap], dim=-2) if tap in keep else None for tap in ALL_TAPS]
 
     def decode_in_bands(
-        self, features: Tensor, size: tuple[int, int] | None = None, band: int = 32, halo: int = 8
+        self, features: Tensor, size: tuple[int, int] | None = None, band: int = 32, halo: int = DECODER_HALO
     ) -> Tensor:
-        """``decode`` over bands of ``band`` feature rows with ``halo`` rows of context (beyond the decoder's
-        receptive-field radius of ~4 feature rows), equal to decoding the whole map at bounded memory.
+        """``decode`` over bands of ``band`` feature rows with ``halo`` rows of context (``DECODER_HALO``),
+        equal to decoding the whole map at bounded memory.
 
         Shape: (B, 512, h, w) -> (B, 3, 8h, 8w), cropped to ``size``.
         """

@@ -9,6 +9,13 @@ Everything that blends happens on the transformed relu4_1-resolution features, b
   position, so each region is decoded from its own style's features.
 
 Colour preservation keeps the content's chroma: the output's BT.601 luma with the content's Cb and Cr.
+
+Borders: the VGG-16 encoder zero-pads every convolution, so within ~66 pixels of an edge its features see
+black beyond the picture, and the attention paints those edge features as strokes of the painting: a frame
+of bands along every border (issue 22: "Starry Night leaves bands along the top edge"). The content is
+therefore reflection-padded by ``ENCODER_HALO`` on every side before encoding, and the margin is cropped
+off again (all but the decoder's own halo before decoding, the rest after), so every output pixel is
+computed as if the picture went on.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restore.archs.sanet import IMAGE_MULTIPLE, SANet, pad_to_multiple
+from restore.archs.sanet import DECODER_HALO, ENCODER_HALO, IMAGE_MULTIPLE, SANet, pad_to_multiple
 from restore.errors import DataError
 from restore.io.image import read_image
 from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
@@ -38,6 +45,44 @@ STYLE_MAX_SIDE = 1024
 # size, and its reflection padding and feature statistics need two positions per side: a content of 16
 # pixels or fewer would crash the padding or decode to a black image.
 CONTENT_MIN_SIDE = 17
+# Image rows per band of the banded encoder (and, divided by IMAGE_MULTIPLE, of the decoder); the result does
+# not depend on it, memory does.
+BAND_ROWS = 256
+
+
+def reflect_margin(image: Tensor, margin: int) -> Tensor:
+    """Reflection-pad every side by ``margin``; a side shorter than the margin is reflected again and again.
+
+    Shape: (B, C, H, W) with H, W >= 2 -> (B, C, H + 2 margin, W + 2 margin).
+    """
+    rows, columns = margin, margin
+    while rows or columns:
+        step_rows, step_columns = min(rows, image.shape[-2] - 1), min(columns, image.shape[-1] - 1)
+        image = F.pad(image, (step_columns, step_columns, step_rows, step_rows), mode="reflect")
+        rows, columns = rows - step_rows, columns - step_columns
+    return image
+
+
+def band_joints(height: int, band_rows: int = BAND_ROWS) -> dict[str, list[int]]:
+    """The output rows where two bands meet, for a content ``height`` rows high: "encoder" joints (bands of the
+    padded content, which starts ``ENCODER_HALO`` rows above the output) and "decoder" joints (bands of the
+    cropped features, which start ``DECODER_HALO`` feature rows above it). Where a seam would show; none
+    where a pass fits in one band."""
+    padded_rows = -(-(height + 2 * ENCODER_HALO) // IMAGE_MULTIPLE) * IMAGE_MULTIPLE
+    feature_rows = -(-height // IMAGE_MULTIPLE) + 2 * DECODER_HALO
+    decoder_band = band_rows // IMAGE_MULTIPLE
+    encoder = (range(band_rows, padded_rows, band_rows) if padded_rows > band_rows + 2 * ENCODER_HALO else [])
+    decoder = (range(decoder_band, feature_rows, decoder_band) if feature_rows > decoder_band + 2 * DECODER_HALO
+               else [])
+    rows = {"encoder": [start - ENCODER_HALO for start in encoder],
+            "decoder": [(start - DECODER_HALO) * IMAGE_MULTIPLE for start in decoder]}
+    return {name: [row for row in found if 0 < row < height] for name, found in rows.items()}
+
+
+def _padded_content(image: Tensor) -> Tensor:
+    """The content with its reflected margin, bottom/right padded to a multiple of 8. Shape: (B, C, H, W) ->
+    (B, C, H', W'); the content's first pixel is at (ENCODER_HALO, ENCODER_HALO)."""
+    return pad_to_multiple(reflect_margin(image, ENCODER_HALO), IMAGE_MULTIPLE)
 
 
 def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
@@ -78,7 +123,7 @@ def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feat
             raise ValueError(f"give one (H, W) mask per style: {n_styles} styles, masks of shape {tuple(masks.shape)}")
     if tuple(masks.shape[1:]) != shape:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} differs from the content size {shape}")
-    padded = pad_to_multiple(masks[None], IMAGE_MULTIPLE)
+    padded = _padded_content(masks[None])
     pooled = F.adaptive_avg_pool2d(padded, feature_shape)[0].clamp_min(0)
     total = pooled.sum(dim=0, keepdim=True)
     # Positions no mask covers fall back to an even mix instead of decoding zero features.
@@ -120,6 +165,7 @@ def stylize(
     mask: MaskInput | None = None,
     size: int | None = None,
     model: SANet | str | os.PathLike | None = None,
+    band_rows: int = BAND_ROWS,
 ) -> np.ndarray:
     """Render ``content`` in the style of one or several style images; return uint8 (H, W, 3).
 
@@ -129,8 +175,11 @@ def stylize(
     style k) or a list of (H, W) float masks, one per style. ``size`` resizes the content so its long
     side is ``size`` (styles too); otherwise the content keeps its size and styles longer than
     ``STYLE_MAX_SIDE`` are scaled down. ``model``: a SANet, a style-model file, or None for the default
-    zoo model (WeightsError, saying how to get it, when absent).
+    zoo model (WeightsError, saying how to get it, when absent). ``band_rows``: image rows per band of the
+    banded encoder and decoder (a multiple of 16); the output does not depend on it, the memory does.
     """
+    if band_rows < 16 or band_rows % 16:
+        raise ValueError(f"band_rows must be a positive multiple of 16, got {band_rows}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     if mask is not None and style_weights is not None:
@@ -156,11 +205,11 @@ def stylize(
 
     with torch.inference_mode():
         content_image = image_tensor(content_array).to(device)
-        content_taps = network.encode_in_bands(pad_to_multiple(content_image, IMAGE_MULTIPLE))
+        content_taps = network.encode_in_bands(_padded_content(content_image), band=band_rows)
         features = 0.0
         if alpha > 0:
             stylised = [
-                network.transform(content_taps, network.encode_in_bands(image_tensor(style).to(device)))
+                network.transform(content_taps, network.encode_in_bands(image_tensor(style).to(device), band=band_rows))
                 for style in style_arrays
             ]
             if mask is not None:
@@ -171,7 +220,14 @@ def stylize(
             features = alpha * mixed
         if alpha < 1:
             features = features + (1.0 - alpha) * network.transform(content_taps, content_taps)
-        output = network.decode_in_bands(features, (height, width)).clamp(0, 1) * 255.0
+        # Keep the decoder's halo of the margin's features, so the content's edge pixels decode from real
+        # neighbours rather than the decoder's own padding; its rows are cropped off after decoding.
+        first = ENCODER_HALO // IMAGE_MULTIPLE - DECODER_HALO
+        rows, columns = (-(-side // IMAGE_MULTIPLE) + 2 * DECODER_HALO for side in (height, width))
+        features = features[..., first : first + rows, first : first + columns]
+        decoded = network.decode_in_bands(features, band=band_rows // IMAGE_MULTIPLE)
+        offset = DECODER_HALO * IMAGE_MULTIPLE
+        output = decoded[..., offset : offset + height, offset : offset + width].clamp(0, 1) * 255.0
         if preserve_color:
             output = _preserve_colour(output, content_image * 255.0)
         pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
