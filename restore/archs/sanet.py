@@ -32,6 +32,7 @@ __all__ = [
     "SANet",
     "official_decoder",
     "vgg16_decoder",
+    "band_spans",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -242,13 +243,12 @@ class SANet(nn.Module):
         height = image.shape[-2]
         if band % 16 or halo % 16:
             raise ValueError("band and halo must be multiples of 16 (the relu5_1 stride)")
-        if height <= band + 2 * halo:
+        spans = band_spans(height, band, halo)
+        if len(spans) == 1:
             return self.encode(image, keep)
         pieces: dict[int, list[Tensor]] = {tap: [] for tap in keep}
-        for start in range(0, height, band):
-            end = min(start + band, height)
-            top = max(0, start - halo)
-            taps = self.encode(image[..., top : min(height, end + halo), :], keep)
+        for start, end, top, bottom in spans:
+            taps = self.encode(image[..., top:bottom, :], keep)
             for tap in keep:
                 stride = 2**tap
                 first = (start - top) // stride
@@ -264,14 +264,12 @@ class SANet(nn.Module):
 
         Shape: (B, 512, h, w) -> (B, 3, 8h, 8w), cropped to ``size``.
         """
-        height = features.shape[-2]
-        if height <= band + 2 * halo:
+        spans = band_spans(features.shape[-2], band, halo)
+        if len(spans) == 1:
             return self.decode(features, size)
         rows = []
-        for start in range(0, height, band):
-            end = min(start + band, height)
-            top = max(0, start - halo)
-            decoded = self.decoder(features[..., top : min(height, end + halo), :])
+        for start, end, top, bottom in spans:
+            decoded = self.decoder(features[..., top:bottom, :])
             rows.append(decoded[..., (start - top) * IMAGE_MULTIPLE : (end - top) * IMAGE_MULTIPLE, :])
         image = torch.cat(rows, dim=-2)
         return image if size is None else image[..., : size[0], : size[1]]
@@ -280,6 +278,20 @@ class SANet(nn.Module):
         size = (content.shape[-2], content.shape[-1])
         content_taps = self.encode_padded(content, TRANSFORM_TAPS)
         return self.decode(self.transform(content_taps, self.encode(style, TRANSFORM_TAPS)), size)
+
+
+def band_spans(height: int, band: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """The bands of ``SANet.encode_in_bands`` / ``decode_in_bands`` over ``height`` rows: (start, end, top, bottom)
+    of each, where rows [start, end) are kept from the rows [top, bottom) it reads. One band, the whole height,
+    when it fits in ``band + 2 * halo`` rows.
+
+    >>> band_spans(100, 32, 8)[:2], band_spans(40, 32, 8)
+    ([(0, 32, 0, 40), (32, 64, 24, 72)], [(0, 40, 0, 40)])
+    """
+    if height <= band + 2 * halo:
+        return [(0, height, 0, height)]
+    return [(start, min(start + band, height), max(0, start - halo), min(height, start + band + halo))
+            for start in range(0, height, band)]
 
 
 def pad_to_multiple(image: Tensor, multiple: int) -> Tensor:

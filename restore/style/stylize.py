@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restore.archs.sanet import DECODER_HALO, ENCODER_HALO, IMAGE_MULTIPLE, SANet, pad_to_multiple
+from restore.archs.sanet import DECODER_HALO, ENCODER_HALO, IMAGE_MULTIPLE, SANet, band_spans, pad_to_multiple
 from restore.errors import DataError
 from restore.io.image import read_image
 from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
@@ -41,9 +41,9 @@ MaskInput = Union[np.ndarray, Sequence[np.ndarray]]
 # Without ``size``, styles larger than this are scaled down: style attention costs memory and time in
 # proportion to the style's pixel count, and the brushwork is already resolved at this size.
 STYLE_MAX_SIDE = 1024
-# The encoder's deepest tap (relu5_1) sees the content padded to a multiple of IMAGE_MULTIPLE at 1/16 of its
-# size, and its reflection padding and feature statistics need two positions per side: a content of 16
-# pixels or fewer would crash the padding or decode to a black image.
+# Without the reflected margin, a content of 16 pixels or fewer crashed the padding or decoded to a black
+# image (its relu5_1 was a single position). The margin removed that failure (a 2x2 content now renders); the
+# floor stays as documented (docs/security.md): such a picture is almost all its own reflections.
 CONTENT_MIN_SIDE = 17
 # Image rows per band of the banded encoder (and, divided by IMAGE_MULTIPLE, of the decoder); the result does
 # not depend on it, memory does.
@@ -68,15 +68,22 @@ def band_joints(height: int, band_rows: int = BAND_ROWS) -> dict[str, list[int]]
     padded content, which starts ``ENCODER_HALO`` rows above the output) and "decoder" joints (bands of the
     cropped features, which start ``DECODER_HALO`` feature rows above it). Where a seam would show; none
     where a pass fits in one band."""
-    padded_rows = -(-(height + 2 * ENCODER_HALO) // IMAGE_MULTIPLE) * IMAGE_MULTIPLE
-    feature_rows = -(-height // IMAGE_MULTIPLE) + 2 * DECODER_HALO
-    decoder_band = band_rows // IMAGE_MULTIPLE
-    encoder = (range(band_rows, padded_rows, band_rows) if padded_rows > band_rows + 2 * ENCODER_HALO else [])
-    decoder = (range(decoder_band, feature_rows, decoder_band) if feature_rows > decoder_band + 2 * DECODER_HALO
-               else [])
-    rows = {"encoder": [start - ENCODER_HALO for start in encoder],
-            "decoder": [(start - DECODER_HALO) * IMAGE_MULTIPLE for start in decoder]}
+    encoder = band_spans(padded_rows(height), band_rows, ENCODER_HALO)[1:]
+    decoder = band_spans(decoded_rows(height), band_rows // IMAGE_MULTIPLE, DECODER_HALO)[1:]
+    rows = {"encoder": [start - ENCODER_HALO for start, *_ in encoder],
+            "decoder": [(start - DECODER_HALO) * IMAGE_MULTIPLE for start, *_ in decoder]}
     return {name: [row for row in found if 0 < row < height] for name, found in rows.items()}
+
+
+def padded_rows(side: int) -> int:
+    """Rows (or columns) of a content side with its reflected margin, padded to a multiple of 8: what the
+    encoder reads."""
+    return -(-(side + 2 * ENCODER_HALO) // IMAGE_MULTIPLE) * IMAGE_MULTIPLE
+
+
+def decoded_rows(side: int) -> int:
+    """Feature rows (or columns) the decoder reads for a content side: its cells and the decoder's halo."""
+    return -(-side // IMAGE_MULTIPLE) + 2 * DECODER_HALO
 
 
 def _padded_content(image: Tensor) -> Tensor:
@@ -101,13 +108,22 @@ def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 
 
-def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
-    height, width = array.shape[:2]
+def long_side_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so the long side is ``long_side``, at least 2 pixels each."""
     factor = long_side / max(height, width)
-    size = (max(2, round(width * factor)), max(2, round(height * factor)))
-    if size == (width, height):
+    return max(2, round(height * factor)), max(2, round(width * factor))
+
+
+def style_long_side(height: int, width: int, size: int | None) -> int:
+    """The long side a style is rendered at: ``size`` when given, else its own, at most ``STYLE_MAX_SIDE``."""
+    return size if size is not None else min(STYLE_MAX_SIDE, max(height, width))
+
+
+def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
+    height, width = long_side_shape(*array.shape[:2], long_side)
+    if (height, width) == array.shape[:2]:
         return array
-    return np.array(Image.fromarray(array).resize(size, Image.BICUBIC))
+    return np.array(Image.fromarray(array).resize((width, height), Image.BICUBIC))
 
 
 def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feature_shape: tuple[int, int]) -> Tensor:
@@ -194,8 +210,7 @@ def stylize(
     style_arrays = []
     for index, style in enumerate(style_inputs):
         array = _as_rgb_uint8(style, f"style {index}" if not isinstance(style, (str, os.PathLike)) else str(style))
-        limit = size if size is not None else min(STYLE_MAX_SIDE, max(array.shape[:2]))
-        style_arrays.append(_resize_long_side(array, limit))
+        style_arrays.append(_resize_long_side(array, style_long_side(*array.shape[:2], size)))
     network = _resolve_model(model)
     device = next(network.parameters()).device
     height, width = content_array.shape[:2]
@@ -223,7 +238,7 @@ def stylize(
         # Keep the decoder's halo of the margin's features, so the content's edge pixels decode from real
         # neighbours rather than the decoder's own padding; its rows are cropped off after decoding.
         first = ENCODER_HALO // IMAGE_MULTIPLE - DECODER_HALO
-        rows, columns = (-(-side // IMAGE_MULTIPLE) + 2 * DECODER_HALO for side in (height, width))
+        rows, columns = decoded_rows(height), decoded_rows(width)
         features = features[..., first : first + rows, first : first + columns]
         decoded = network.decode_in_bands(features, band=band_rows // IMAGE_MULTIPLE)
         offset = DECODER_HALO * IMAGE_MULTIPLE
