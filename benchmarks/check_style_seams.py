@@ -43,6 +43,8 @@ def contents(size: int) -> dict[str, np.ndarray]:
 def check_style_seams(size: int = 2048, band_rows: int | None = None, style: Path = STYLE,
                       model: object = None) -> dict[str, object]:
     """Stylize each content at ``size`` with ``band_rows`` rows per band; the seam checks of each, as JSON."""
+    from restore.io.image import read_image
+    from restore.style.cost import sanet_seconds
     from restore.style.models import DEFAULT_STYLE_MODEL, load_style_model
     from restore.style.seams import line_jumps, seam_checks
     from restore.style.stylize import BAND_ROWS, band_joints, stylize
@@ -50,6 +52,8 @@ def check_style_seams(size: int = 2048, band_rows: int | None = None, style: Pat
     band_rows = band_rows or BAND_ROWS
     network = model if model is not None else load_style_model()
     joints = band_joints(size, band_rows)
+    # The app's time estimate for this job, to compare with the CPU-seconds measured here.
+    estimate = sanet_seconds((size, size), [read_image(style).shape[:2]], band_rows=band_rows)
     report: dict[str, object] = {
         "size": size, "band_rows": band_rows, "style": style.name,
         "model": DEFAULT_STYLE_MODEL.name if model is None else "given",
@@ -65,6 +69,7 @@ def check_style_seams(size: int = 2048, band_rows: int | None = None, style: Pat
             "seams": [check.where for check in checks if check.is_seam],
             "largest_line_jump": round(largest_jump, 3),
             "cpu_seconds": round(seconds, 1),
+            "estimated_cpu_seconds_one_thread": round(estimate, 1),
             "checks": [{key: (round(value, 3) if isinstance(value, float) else value)
                         for key, value in check.as_dict().items()} for check in checks],
         }
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         worst = max(result["checks"], key=lambda check: check["jump"] - check["limit"])
         print(f"{name}: {len(result['checks'])} places, seams: {', '.join(result['seams']) or 'none'}; "
               f"closest: {worst['where']} (jump {worst['jump']:.2f} against a limit of {worst['limit']:.2f}); "
-              f"largest line jump {result['largest_line_jump']:.2f}; {result['cpu_seconds']:.0f} CPU-s")
+              f"largest line jump {result['largest_line_jump']:.2f}; {result['cpu_seconds']:.0f} CPU-s "
+              f"(estimated {result['estimated_cpu_seconds_one_thread']:.0f} on one thread)")
         failed |= bool(result["seams"])
     print(f"wrote {args.output}")
     return 1 if failed else 0
