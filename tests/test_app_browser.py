@@ -2,7 +2,7 @@
 
 Upload an image, upscale it, wait for the before/after slider, its thumbnail and the download; upscale the
 shipped example and check the 100 % zoom; stylize the shipped example photo and painting with the Stylize
-button on screen at 1400x1000; run a benchmark (scores at fixed decimals); take a screenshot of every tab. Without /usr/bin/chromium the test is skipped (scripts/ci_browser_setup.sh
+button on screen at 1400x1000 (the tab names the method and its time estimate first); run a benchmark (scores at fixed decimals); take a screenshot of every tab. Without /usr/bin/chromium the test is skipped (scripts/ci_browser_setup.sh
 installs it), unless RESTORE_REQUIRE_BROWSER=1, where a missing browser is a failure. The screenshots go
 to the test's temporary folder; RESTORE_UPDATE_SCREENSHOTS=1 also copies them to docs/screenshots/.
 """
@@ -160,6 +160,9 @@ def test_upscale_in_the_browser_and_screenshot_every_tab(browser: object, app_ur
     _wait_for_text(driver, "#style-content", "photo_kitten")
     driver.find_elements(By.CSS_SELECTOR, "#style-example-paintings .thumbnail-item")[1].click()
     _wait_for_text(driver, "#style-styles", "hokusai_great_wave")
+    # Before running, the tab says which method will run and how long it should take for these sizes.
+    estimate = _wait_for_text(driver, "#style-estimate", "Estimated time for 384×260")
+    assert estimate.startswith("sanet will run")
     # At 1400x1000 the Stylize button is on screen with both inputs filled, not below the fold.
     driver.set_window_size(1400, 1000)
     bottom, height = driver.execute_script(

@@ -69,3 +69,98 @@ def test_oversized_upload_gets_the_limit_message(client: object, tmp_path: Path)
     source = save(tmp_path / "large.png", np.zeros((80, 80, 3), np.uint8))
     with pytest.raises(AppError, match=r"large.png is 80x80 = 6,400 pixels; this app accepts images up to 4,096 pixels"):
         _upscale(client, source, 4)
+
+
+# ------------------------------------------------------------------------------------------ style tab
+
+
+def _style_inputs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A 56x40 photo-like content and two 48x48 paintings of different colours."""
+    rng = np.random.default_rng(3)
+    content = save(tmp_path / "content.png", rng.integers(60, 200, (40, 56, 3), dtype=np.uint8))
+    warm = np.zeros((48, 48, 3), np.uint8)
+    warm[..., 0], warm[::4, :, 1] = 220, 160
+    cool = np.zeros((48, 48, 3), np.uint8)
+    cool[..., 2], cool[:, ::4, 1] = 220, 120
+    return content, save(tmp_path / "warm.png", warm), save(tmp_path / "cool.png", cool)
+
+
+def _style_model_or_skip() -> None:
+    from restore.errors import WeightsError
+    from restore.style.models import DEFAULT_STYLE_MODEL
+    from restore.weights.backbones import ensure_backbone
+
+    if not DEFAULT_STYLE_MODEL.is_file():
+        pytest.skip(f"no style model at {DEFAULT_STYLE_MODEL}")
+    try:
+        ensure_backbone("vgg16")
+    except WeightsError as exc:
+        pytest.skip(str(exc))
+
+
+def test_style_estimate_says_the_method_and_follows_size_and_method(client: object, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    content, warm, _ = _style_inputs(tmp_path)
+
+    def estimate(method: str, size: str, first: int = 150, finer: int = 30) -> str:
+        return client.predict(handle_file(str(content)), [handle_file(str(warm))], method, size, 1.0, first, finer,
+                              api_name="/style_estimate")
+
+    small, large = estimate("sanet", "256"), estimate("sanet", "2048")
+    assert small.startswith("**sanet** will run") and "for 256×183" in small and "for 2048×1463" in large
+    assert small != large
+    optimize = estimate("optimize", "256")
+    assert optimize.startswith("**optimize** will run") and "for 256×183" in optimize
+    assert optimize != small and estimate("optimize", "256", 300, 60) != optimize
+
+
+def test_style_methods_run_and_the_preview_shows_the_painting_beside_the_result(client: object,
+                                                                                 tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    from PIL import Image
+
+    _style_model_or_skip()
+    content, warm, cool = _style_inputs(tmp_path)
+    for method, expected in (("sanet", "(sanet, alpha 1.00)"), ("optimize", "(optimize, 10/5 iterations)")):
+        preview, summary, download = client.predict(handle_file(str(content)), [handle_file(str(warm))], 1.0, False,
+                                                    method, "the content's", 10, 5, api_name="/stylize")
+        assert expected in summary
+        result, shown = load(download).pixels, load(preview).pixels
+        assert result.shape == (40, 56, 3)  # the download is the result alone
+        # The preview: the result, 8 white columns, then the painting at the result's height.
+        assert shown.shape == (40, 56 + 8 + 40, 3)
+        np.testing.assert_array_equal(shown[:, :56], result)
+        painting = shown[:, 64:].astype(int)
+        for source, near in ((warm, True), (cool, False)):
+            resized = np.asarray(Image.fromarray(load(source).pixels).resize((40, 40), Image.LANCZOS)).astype(int)
+            assert (np.abs(painting - resized).mean() < 1) == near
+
+
+def test_optimize_refuses_several_paintings_in_the_page(client: object, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    content, warm, cool = _style_inputs(tmp_path)
+    with pytest.raises(AppError, match="optimize renders one painting at a time \\(2 given\\)"):
+        client.predict(handle_file(str(content)), [handle_file(str(warm)), handle_file(str(cool))], 1.0, False,
+                       "optimize", "the content's", 10, 5, api_name="/stylize")
+
+
+def test_optimize_shows_its_progress(client: object, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    _style_model_or_skip()
+    content, warm, _ = _style_inputs(tmp_path)
+    job = client.submit(handle_file(str(content)), [handle_file(str(warm))], 1.0, False, "optimize", "the content's",
+                        10, 5, api_name="/stylize")
+    assert "(optimize, 10/5 iterations)" in job.result()[1]
+    # Every status message the server sent stays in the job's queue, so none is missed however fast the job ran.
+    updates = []
+    while not job.communicator.updates.empty():
+        updates.append(job.communicator.updates.get_nowait())
+    shown = [update.progress_data[0] for update in updates if getattr(update, "progress_data", None)]
+    assert shown and all("loss evaluations" in unit.desc for unit in shown)
+    fractions = [unit.progress for unit in shown]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1

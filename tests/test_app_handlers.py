@@ -136,8 +136,78 @@ def test_style_with_a_model_file_renders_the_content_size(tmp_path: Path) -> Non
     result = handlers.stylize_image(content, styles, 0.5, True, config=config)
     assert result.image.shape == (20, 28, 3) and result.image.dtype == np.uint8
     np.testing.assert_array_equal(load(result.output_path).pixels, result.image)
-    assert "in the style of style0, style1 (alpha 0.50, colours kept)" in result.summary
+    assert "in the style of style0, style1 (sanet, alpha 0.50, colours kept)" in result.summary
     assert handlers.style_model_notice(model_file) == "Style model: `random-sanet.safetensors`."
+    # The preview: the result, then a column with both paintings (6 rows each: (20 - 8) // 2), on white.
+    gap = handlers.PREVIEW_GAP
+    assert result.preview.shape == (20, 28 + gap + 6, 3)
+    np.testing.assert_array_equal(result.preview[:, :28], result.image)
+    assert (result.preview[:, 28:28 + gap] == 255).all()
+    for index, style in enumerate(styles):
+        top = index * (6 + gap)
+        painting = np.asarray(Image.fromarray(load(style).pixels).resize((6, 6), Image.LANCZOS))
+        np.testing.assert_array_equal(result.preview[top:top + 6, 28 + gap:], painting)
+
+
+def test_preview_puts_the_painting_beside_the_result_and_fits_the_page() -> None:
+    result = np.zeros((300, 2000, 3), np.uint8)
+    painting = np.full((100, 50, 3), 200, np.uint8)
+    preview = handlers.beside_paintings(result, [painting])
+    # 2000 + 8 + 150 wide (the painting at the result's height), shrunk to 1600: 1600 x 222.
+    assert preview.shape == (222, 1600, 3)
+    assert abs(float(preview[:, -100:].mean()) - 200) < 1 and float(preview[:, :1400].mean()) == 0
+
+
+def test_style_estimate_names_the_method_and_scales_with_size_method_and_iterations(
+    tmp_path: Path, config: AppConfig
+) -> None:
+    content = save(tmp_path / "content.png", np.zeros((60, 80, 3), np.uint8))
+    style = save(tmp_path / "style.png", np.zeros((50, 50, 3), np.uint8))
+
+    def seconds(text: str) -> float:
+        import re
+
+        number, unit = re.search(r"about \*\*([\d.]+) (s|min|h)\*\*", text).groups()
+        return float(number) * {"s": 1, "min": 60, "h": 3600}[unit]
+
+    assert handlers.style_estimate(None, None, config=config).startswith("**sanet** will run")
+    small = handlers.style_estimate(content, [style], "sanet", 256, config=config)
+    large = handlers.style_estimate(content, [style], "sanet", 2048, config=config)
+    assert "**sanet** will run" in small and "for 256×192" in small and "for 2048×1536" in large
+    assert seconds(large) > 10 * seconds(small)
+    optimize = handlers.style_estimate(content, [style], "optimize", 512, config=config)
+    longer = handlers.style_estimate(content, [style], "optimize", 512, iterations=(300, 60), config=config)
+    assert "**optimize** will run" in optimize and "alpha and mixing do not apply" in optimize
+    assert seconds(optimize) > 5 * seconds(handlers.style_estimate(content, [style], "sanet", 512, config=config))
+    assert 1.8 < seconds(longer) / seconds(optimize) < 2.2
+    # What a run would refuse is said in place of a number, not raised.
+    two = handlers.style_estimate(content, [style, style], "optimize", 512, config=config)
+    assert "**Will not run:** optimize renders one painting at a time (2 given)" in two
+    big = save(tmp_path / "big.png", np.zeros((101, 100, 3), np.uint8))
+    assert "**Will not run:** big.png is 100x101" in handlers.style_estimate(big, [style], config=config)
+
+
+def test_optimize_reports_progress_and_refuses_what_it_cannot_do(tmp_path: Path, config: AppConfig) -> None:
+    from restore.weights.backbones import ensure_backbone
+
+    try:
+        ensure_backbone("vgg16")
+    except WeightsError as exc:
+        pytest.skip(str(exc))
+    rng = np.random.default_rng(2)
+    content = save(tmp_path / "content.png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    style = save(tmp_path / "style.png", rng.integers(0, 256, (30, 30, 3), dtype=np.uint8))
+    calls: list[tuple[int, int]] = []
+    result = handlers.stylize_image(content, [style], method="optimize", iterations=(4, 2), config=config,
+                                    progress=lambda done, total: calls.append((done, total)))
+    assert result.image.shape == (24, 32, 3) and "(optimize, 4/2 iterations)" in result.summary
+    assert len(calls) >= 4 and len({total for _, total in calls}) == 1
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+    with pytest.raises(DataError, match="optimize renders one painting at a time"):
+        handlers.stylize_image(content, [style, style], method="optimize", config=config)
+    with pytest.raises(DataError, match=r"content.png at this size with 150/30 iterations is .* of optimisation work"):
+        handlers.stylize_image(content, [style], method="optimize", size=2048,
+                               config=AppConfig(max_pixels=10_000, max_work=1_000_000, output_dir=config.output_dir))
 
 
 def test_page_messages_never_carry_a_traceback() -> None:

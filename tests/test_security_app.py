@@ -106,8 +106,12 @@ def test_server_file_named_as_style_content_or_style_is_refused(attacker: object
 
     secret = secret_image(tmp_path)
     for content, styles in ((server_path(secret), []), (None, [server_path(secret)])):
+        for method in ("sanet", "optimize"):
+            with pytest.raises(AppError, match=r"^secret.png: refused: only files uploaded through this page"):
+                attacker.predict(content, styles, 1.0, False, method, "the content's", 150, 30, api_name="/stylize")
+        # The time estimate reads the images' headers: the same guard stands before it.
         with pytest.raises(AppError, match=r"^secret.png: refused: only files uploaded through this page"):
-            attacker.predict(content, styles, 1.0, False, api_name="/stylize")
+            attacker.predict(content, styles, "sanet", "the content's", 1.0, 150, 30, api_name="/style_estimate")
 
 
 def test_link_in_the_upload_cache_pointing_outside_is_refused(attacker: object, server, tmp_path: Path) -> None:

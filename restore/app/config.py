@@ -18,7 +18,9 @@ from restore.errors import RestoreError
 DEFAULT_MAX_PIXELS = 16_000_000
 # The work one upscale job may ask for: output pixels x network passes (8 with the self-ensemble). The
 # default admits the largest input at x4 without the ensemble; the ensemble's 8 passes then fit inputs of
-# up to 2 MP at x4, so one request cannot hold a single-job queue for the better part of an hour.
+# up to 2 MP at x4, so one request cannot hold a single-job queue for the better part of an hour. An optimize
+# style job counts each scale's pixels x its L-BFGS iterations (each a VGG-16 forward and backward pass):
+# a 2048x2048 result at the default iterations is about 170 million.
 DEFAULT_MAX_WORK = 256_000_000
 DEFAULT_MAX_FILE_SIZE = "64mb"
 DEFAULT_CONCURRENCY = 1
@@ -37,7 +39,8 @@ class AppConfig:
 
     Args:
         max_pixels: the largest width * height accepted for an uploaded image (checked from its header).
-        max_work: the most output pixels x network passes one upscale job may ask for.
+        max_work: the most output pixels x network passes one upscale job may ask for (for an optimize style
+            job: every scale's pixels x its iterations).
         max_file_size: the largest upload Gradio accepts, as Gradio reads it ("64mb", or bytes).
         concurrency: how many jobs run at once; the rest wait in the queue.
         data_root: where the benchmark sets live (None: :func:`restore.paths.data_root`).

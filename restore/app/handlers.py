@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,12 +27,12 @@ from restore.io import header_size
 from restore.io.suffixes import OUTPUT_SUFFIX
 
 if TYPE_CHECKING:
-    from restore.archs.sanet import SANet
+    from restore.archs.sanet import SANet, VGG16Encoder
 
 __all__ = [
-    "BenchmarkResult", "StyleResult", "UpscaleResult", "benchmark_datasets", "check_pixel_limit",
-    "megapixels", "model_choices", "models_markdown", "parse_tile", "run_benchmark_job", "stylize_image",
-    "style_model_notice", "upscale_image",
+    "STYLE_METHODS", "BenchmarkResult", "StyleResult", "UpscaleResult", "benchmark_datasets", "beside_paintings",
+    "check_pixel_limit", "megapixels", "model_choices", "models_markdown", "parse_tile", "run_benchmark_job",
+    "style_estimate", "stylize_image", "style_model_notice", "upscale_image",
 ]
 
 _BENCHMARK_COLUMNS = ["image", "PSNR (dB)", "SSIM", "seconds"]
@@ -184,10 +184,18 @@ def upscale_image(
 
 # ---------------------------------------------------------------------------------------------- style
 
+STYLE_METHODS = ("sanet", "optimize")
+# White space between the result and the painting(s) in the preview, and between paintings.
+PREVIEW_GAP = 8
+
 
 @dataclass(frozen=True)
 class StyleResult:
-    image: np.ndarray  # (H, W, 3) uint8, the content's size
+    """``image``: the result, the content's size (or ``size``); ``preview``: the result with the painting(s)
+    beside it, shrunk to fit ``PREVIEW_MAX_SIDE``; ``output_path``: the result alone, as a PNG."""
+
+    image: np.ndarray  # (H, W, 3) uint8
+    preview: np.ndarray  # (h, w', 3) uint8
     output_path: Path
     seconds: float
     summary: str
@@ -217,49 +225,207 @@ def _style_network(path: str, modified_ns: int) -> SANet:
     return load_style_model(path)
 
 
+@functools.lru_cache(maxsize=1)
+def _optimize_encoder() -> VGG16Encoder:
+    """The frozen VGG-16 that ``optimize`` runs against, built once."""
+    from restore.style.build import build_vgg16_encoder
+
+    return build_vgg16_encoder()
+
+
+def _style_list(style_paths: Sequence[str | os.PathLike] | str | os.PathLike | None) -> list[Path]:
+    if isinstance(style_paths, (str, os.PathLike)):
+        style_paths = [style_paths]
+    return [Path(path) for path in (style_paths or [])]
+
+
+def _check_method(method: str, styles: list[Path]) -> None:
+    if method not in STYLE_METHODS:
+        raise DataError(f"unknown method {method!r}: choose {' or '.join(STYLE_METHODS)}")
+    if method == "optimize" and len(styles) > 1:
+        raise DataError(f"optimize renders one painting at a time ({len(styles)} given): keep one, or use sanet "
+                        "to mix them")
+
+
+def _iterations(iterations: Sequence[int] | None) -> tuple[int, int]:
+    from restore.style.optimize import DEFAULT_ITERATIONS
+
+    first, finer = iterations if iterations is not None else DEFAULT_ITERATIONS
+    if int(first) < 1 or int(finer) < 1:
+        raise DataError(f"iterations must be positive, got {first} and {finer}")
+    return int(first), int(finer)
+
+
+def _optimize_work(height: int, width: int, size: int | None, iterations: tuple[int, int], max_work: int,
+                   name: str) -> None:
+    """Refuse an optimize job above ``max_work`` pixel-iterations (every scale's pixels times its iterations:
+    each iteration is a forward and backward pass of VGG-16 over them)."""
+    from restore.style.optimize import optimize_plan
+
+    work = sum(rows * columns * budget for (rows, columns), budget in optimize_plan(height, width, size, iterations))
+    if work > max_work:
+        raise DataError(
+            f"{name} at this size with {iterations[0]}/{iterations[1]} iterations is {megapixels(work)} of "
+            f"optimisation work; this app allows {megapixels(max_work)} per job (pixels x iterations). Choose a "
+            "smaller size or fewer iterations, or use sanet; a deployment raises the limit with restore app "
+            "--max-work N (RESTORE_APP_MAX_WORK)."
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def style_estimate(
+    content_path: str | os.PathLike | None,
+    style_paths: Sequence[str | os.PathLike] | str | os.PathLike | None,
+    method: str = "sanet",
+    size: int | None = None,
+    alpha: float = 1.0,
+    iterations: Sequence[int] | None = None,
+    *,
+    config: AppConfig | None = None,
+) -> str:
+    """One Markdown paragraph: which method will run, and about how long it will take for the uploaded
+    sizes and these settings (per-megapixel CPU costs measured once, ``restore/data/style_cost.json``).
+
+    Reads only the images' headers. A problem the run would refuse (too large, too many paintings for
+    optimize) is said here rather than raised.
+    """
+    from restore.app.errors import page_message
+    from restore.style.cost import optimize_seconds, sanet_seconds
+    from restore.style.stylize import long_side_shape
+
+    config = config or AppConfig()
+    styles = _style_list(style_paths)
+    if method == "optimize":
+        first, finer = _iterations(iterations)
+        about = (f"**optimize** will run: pixel optimisation against VGG-16 ({first} L-BFGS iterations at 128 px, "
+                 f"{finer} at each finer scale); alpha and mixing do not apply")
+    else:
+        about = "**sanet** will run: the trained network, one pass" + (", paintings mixed equally" if len(styles) > 1
+                                                                        else "")
+    if not content_path:
+        return f"{about}. Upload a content image for a time estimate."
+    try:
+        _check_method(method, styles)
+        width, height = check_pixel_limit(content_path, config.max_pixels)
+        style_sizes = [check_pixel_limit(path, config.max_pixels)[::-1] for path in styles]
+        if not width or not all(rows for rows, _ in style_sizes):
+            return f"{about}. (No estimate: restore cannot read one of the images; running says why.)"
+        rows, columns = long_side_shape(height, width, size) if size else (height, width)
+        if method == "optimize":
+            _optimize_work(height, width, size, (first, finer), config.max_work, Path(content_path).name)
+            seconds = optimize_seconds((height, width), size, (first, finer))
+        else:
+            if not styles:
+                return f"{about}. Add a painting for a time estimate."
+            seconds = sanet_seconds((height, width), style_sizes, float(alpha), size)
+    except RestoreError as exc:
+        return f"{about}. **Will not run:** {page_message(exc)}"
+    return (f"{about}. Estimated time for {columns}×{rows}: about **{_duration(seconds)}** on one CPU thread "
+            "(from per-megapixel costs measured once; more threads finish sooner, a GPU much sooner).")
+
+
+def _rgb(path: Path) -> np.ndarray:
+    """Shape: -> (H, W, 3) uint8."""
+    from restore.style.stylize import _as_rgb_uint8
+
+    return _as_rgb_uint8(path, path.name)
+
+
+def beside_paintings(result: np.ndarray, paintings: Sequence[np.ndarray], max_side: int = PREVIEW_MAX_SIDE,
+                     gap: int = PREVIEW_GAP) -> np.ndarray:
+    """The result with the paintings in a column to its right, each fitted to an equal share of the result's
+    height, on white; the whole shrunk to fit ``max_side``. Shape: (H, W, 3), K x (h_k, w_k, 3) -> (H', W', 3)."""
+    height, width = result.shape[:2]
+    share = max(1, (height - gap * (len(paintings) - 1)) // len(paintings))
+    fitted = []
+    for painting in paintings:
+        rows, columns = painting.shape[:2]
+        size = (max(1, round(columns * share / rows)), share)
+        fitted.append(_resized(painting, size, Image.LANCZOS))
+    column_width = max(painting.shape[1] for painting in fitted)
+    canvas = np.full((height, width + gap + column_width, 3), 255, np.uint8)
+    canvas[:, :width] = result
+    top = 0
+    for painting in fitted:
+        canvas[top:top + painting.shape[0], width + gap:width + gap + painting.shape[1]] = painting
+        top += painting.shape[0] + gap
+    return _resized(canvas, _fit(canvas.shape[1], canvas.shape[0], max_side), Image.LANCZOS)
+
+
 def stylize_image(
     content_path: str | os.PathLike | None,
     style_paths: Sequence[str | os.PathLike] | str | os.PathLike | None,
     alpha: float = 1.0,
     preserve_color: bool = False,
     *,
+    method: str = "sanet",
+    size: int | None = None,
+    iterations: Sequence[int] | None = None,
     config: AppConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> StyleResult:
-    """Render the content in the mix of the given styles (SANet); the result is an 8-bit RGB PNG.
+    """Render the content in the style of the painting(s); the result is an 8-bit RGB PNG.
 
-    Shape: content (H, W, C) -> (H, W, 3).
+    ``method``: "sanet" (the trained network; several paintings are mixed equally) or "optimize" (the pixels
+    optimised against VGG-16, one painting, ``iterations`` = L-BFGS iterations at the first and at each finer
+    scale; ``alpha`` does not apply). ``size``: the long side of the result (None: the content's own).
+    ``progress(done, total)`` follows optimize's loss evaluations.
+
+    Shape: content (H, W, C) -> (H, W, 3), or the long side ``size``.
     """
     from restore.io import save
+    from restore.style.optimize import optimize_stylize
     from restore.style.stylize import stylize
 
     config = config or AppConfig()
     content = _required_path(content_path, "a content image")
-    if isinstance(style_paths, (str, os.PathLike)):
-        style_paths = [style_paths]
-    styles = [Path(path) for path in (style_paths or [])]
+    styles = _style_list(style_paths)
     if not styles:
         raise DataError("upload at least one style image")
+    _check_method(method, styles)
+    size = int(size) if size else None
     for path in [content, *styles]:
         check_pixel_limit(path, config.max_pixels)
-    model_path = _style_model_path(config.style_model)
-    if not model_path.is_file():
-        from restore.style.models import load_style_model
-
-        load_style_model(model_path)  # raises the API's WeightsError, which says how to get a model
     started = time.perf_counter()
-    network = _style_network(str(model_path), model_path.stat().st_mtime_ns)
     try:
-        pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color), model=network)
+        if method == "optimize":
+            rounds = _iterations(iterations)
+            content_pixels = _rgb(content)
+            _optimize_work(*content_pixels.shape[:2], size, rounds, config.max_work, content.name)
+            pixels = optimize_stylize(content_pixels, _rgb(styles[0]), size=size, iterations=rounds,
+                                      preserve_color=bool(preserve_color), progress=progress,
+                                      encoder=_optimize_encoder())
+            how = f"optimize, {rounds[0]}/{rounds[1]} iterations"
+        else:
+            model_path = _style_model_path(config.style_model)
+            if not model_path.is_file():
+                from restore.style.models import load_style_model
+
+                load_style_model(model_path)  # raises the API's WeightsError, which says how to get a model
+            network = _style_network(str(model_path), model_path.stat().st_mtime_ns)
+            pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color), size=size,
+                             model=network)
+            how = f"sanet, alpha {float(alpha):.2f}"
     except ValueError as exc:
         raise RestoreError(f"cannot stylize with these settings: {exc}") from exc
     seconds = time.perf_counter() - started
     output_path = _job_folder(config.output_dir) / f"{content.stem}_stylized.png"
     save(output_path, pixels)
+    preview = beside_paintings(pixels, [_rgb(path) for path in styles])
     names = ", ".join(path.stem for path in styles)
-    summary = (f"**{content.stem}** in the style of {names} (alpha {float(alpha):.2f}"
-               f"{', colours kept' if preserve_color else ''}), {pixels.shape[1]}×{pixels.shape[0]}, "
-               f"in **{seconds:.2f} s**")
-    return StyleResult(pixels, output_path, seconds, summary)
+    summary = (f"**{content.stem}** in the style of {names} ({how}{', colours kept' if preserve_color else ''}), "
+               f"{pixels.shape[1]}×{pixels.shape[0]}, in **{seconds:.2f} s**. The preview shows the painting "
+               "beside the result; the download is the result alone.")
+    return StyleResult(pixels, preview, output_path, seconds, summary)
 
 
 # ---------------------------------------------------------------------------------------------- benchmark

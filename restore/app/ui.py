@@ -27,6 +27,8 @@ SCALES = [2, 3, 4]
 TILE_CHOICES = ["auto", "none", "128", "256", "512"]
 PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
 IMAGE_TYPES = list(IMAGE_SUFFIXES)
+OWN_SIZE = "the content's"
+STYLE_SIZES = [OWN_SIZE, "256", "512", "1024", "2048"]
 
 
 def _default_model(scale: int) -> str:
@@ -113,7 +115,13 @@ def _example_gallery(role: str, label: str, elem_id: str) -> tuple[gr.Gallery | 
     return gallery, [str(sample.path) for sample in samples]
 
 
+def _size_value(choice: str) -> int | None:
+    return None if choice == OWN_SIZE else int(choice)
+
+
 def _style_tab(config: AppConfig) -> None:
+    from restore.style.optimize import DEFAULT_ITERATIONS
+
     gr.Markdown(handlers.style_model_notice(config.style_model), elem_id="style-notice")
     with gr.Row():
         with gr.Column(scale=1):
@@ -124,25 +132,49 @@ def _style_tab(config: AppConfig) -> None:
                                                file_count="multiple", type="filepath", height=120,
                                                elem_id="style-styles"), shipped=(EXAMPLES_DIR,))
             with gr.Row():
-                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (0: the content, 1: fully stylized)",
-                                  scale=2)
+                method = gr.Radio([("sanet (trained network, seconds)", "sanet"),
+                                   ("optimize (pixel optimisation, minutes)", "optimize")], value="sanet",
+                                  label="Method", scale=2, elem_id="style-method")
+                size = gr.Dropdown(STYLE_SIZES, value=OWN_SIZE, label="Long side", scale=1, elem_id="style-size")
+            with gr.Row():
+                alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (sanet; 0: the content, 1: fully "
+                                  "stylized)", scale=2)
                 keep_colours = gr.Checkbox(value=False, label="Keep the content's colours", scale=1)
+            with gr.Accordion("Optimize: L-BFGS iterations", open=False):
+                with gr.Row():
+                    first = gr.Slider(10, 400, value=DEFAULT_ITERATIONS[0], step=10, label="At 128 px",
+                                      elem_id="style-first-iterations")
+                    finer = gr.Slider(5, 200, value=DEFAULT_ITERATIONS[1], step=5, label="At each finer scale",
+                                      elem_id="style-finer-iterations")
             run = gr.Button("Stylize", variant="primary", elem_id="style-run")
+            estimate = gr.Markdown(handlers.style_estimate(None, None, config=config), elem_id="style-estimate")
             # Clicking a thumbnail fills the input above it: public-domain paintings and CC0 photos
             # (restore/app/examples/MANIFEST.tsv says where each comes from).
             photos, photo_paths = _example_gallery("content", "Example photos (click to use)", "style-example-photos")
             paintings, painting_paths = _example_gallery("style", "Example paintings (click to use)",
                                                          "style-example-paintings")
         with gr.Column(scale=1):
-            image = gr.Image(label="Result", type="numpy", format="png", interactive=False, height=420,
-                             elem_id="style-result")
+            image = gr.Image(label="Result, with the painting beside it", type="numpy", format="png",
+                             interactive=False, height=420, elem_id="style-result")
             status = gr.Markdown(elem_id="style-status")
-            download = gr.File(label="Result (PNG)", interactive=False, elem_id="style-download")
+            download = gr.File(label="Result alone (PNG)", interactive=False, elem_id="style-download")
 
-    def stylize(content_path: str | None, style_paths: list[str] | None, strength: float,
-                preserve_color: bool) -> tuple[Any, str, str]:
-        result = handlers.stylize_image(content_path, style_paths, strength, preserve_color, config=config)
-        return result.image, result.summary, str(result.output_path)
+    def estimated(content_path: str | None, style_paths: list[str] | None, method_choice: str, size_choice: str,
+                  strength: float, first_iterations: float, finer_iterations: float) -> str:
+        return handlers.style_estimate(content_path, style_paths, method_choice, _size_value(size_choice), strength,
+                                       (int(first_iterations), int(finer_iterations)), config=config)
+
+    def stylize(content_path: str | None, style_paths: list[str] | None, strength: float, preserve_color: bool,
+                method_choice: str, size_choice: str, first_iterations: float, finer_iterations: float,
+                progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str]:
+        def optimizing(done: int, total: int) -> None:
+            progress(min(1.0, done / total), desc=f"optimize: {done} of at most {total} loss evaluations")
+
+        result = handlers.stylize_image(content_path, style_paths, strength, preserve_color, method=method_choice,
+                                        size=_size_value(size_choice),
+                                        iterations=(int(first_iterations), int(finer_iterations)), config=config,
+                                        progress=optimizing)
+        return result.preview, result.summary, str(result.output_path)
 
     def pick_photo(event: gr.SelectData) -> str:
         return photo_paths[event.index]
@@ -154,8 +186,11 @@ def _style_tab(config: AppConfig) -> None:
         photos.select(pick_photo, outputs=content, api_name=False)
     if paintings is not None:
         paintings.select(pick_painting, outputs=styles, api_name=False)
-    run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours], outputs=[image, status, download],
-              api_name="stylize")
+    settings = [content, styles, method, size, alpha, first, finer]
+    gr.on([field.change for field in settings], shown_in_page(estimated), inputs=settings, outputs=estimate,
+          api_name="style_estimate", concurrency_limit=None)
+    run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours, method, size, first, finer],
+              outputs=[image, status, download], api_name="stylize")
 
 
 def _benchmark_tab(config: AppConfig) -> None:

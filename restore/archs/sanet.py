@@ -32,6 +32,7 @@ __all__ = [
     "SANet",
     "official_decoder",
     "vgg16_decoder",
+    "band_spans",
 ]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -39,6 +40,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_CHANNELS = 512  # relu4_1 and relu5_1 width, in VGG-16 as in VGG-19
 # Three stride-2 pools lie between the image and relu4_1, whose size must come out exact.
 IMAGE_MULTIPLE = 8
+# Image rows of context that make a position's relu5_1 features independent of what lies beyond: more than
+# VGG-16's relu5_1 receptive-field radius (66 px), a multiple of 16 (the relu5_1 stride) so pools keep their cells.
+ENCODER_HALO = 96
+# Feature rows of context for the decoder, beyond its receptive-field radius of ~4 relu4_1 rows.
+DECODER_HALO = 8
 
 # Layer plans: an int is a reflection-padded 3x3 conv to that many channels (+ ReLU unless it is the
 # decoder's last), "M" a 2x2 ceil-mode max-pool, "U" a 2x nearest upsample.
@@ -225,25 +231,24 @@ class SANet(nn.Module):
         return image
 
     def encode_in_bands(
-        self, image: Tensor, keep: tuple[int, ...] = TRANSFORM_TAPS, band: int = 256, halo: int = 96
+        self, image: Tensor, keep: tuple[int, ...] = TRANSFORM_TAPS, band: int = 256, halo: int = ENCODER_HALO
     ) -> list[Tensor | None]:
         """``encode`` computed over horizontal bands of ``band`` rows, each read with ``halo`` rows of context.
 
         Full-resolution VGG maps are 64 x H x W floats (1 GiB each at 2048x2048); bands bound them. Band
         starts and halos are multiples of 16, so every pool sees the same 2x2 cells as the whole image, and
-        the halo exceeds relu5_1's receptive-field radius (66 px for VGG-16), so the result is the whole
+        the halo exceeds relu5_1's receptive-field radius (``ENCODER_HALO``), so the result is the whole
         image's. Shape: (B, 3, H, W) -> taps as ``encode``.
         """
         height = image.shape[-2]
         if band % 16 or halo % 16:
             raise ValueError("band and halo must be multiples of 16 (the relu5_1 stride)")
-        if height <= band + 2 * halo:
+        spans = band_spans(height, band, halo)
+        if len(spans) == 1:
             return self.encode(image, keep)
         pieces: dict[int, list[Tensor]] = {tap: [] for tap in keep}
-        for start in range(0, height, band):
-            end = min(start + band, height)
-            top = max(0, start - halo)
-            taps = self.encode(image[..., top : min(height, end + halo), :], keep)
+        for start, end, top, bottom in spans:
+            taps = self.encode(image[..., top:bottom, :], keep)
             for tap in keep:
                 stride = 2**tap
                 first = (start - top) // stride
@@ -252,21 +257,19 @@ class SANet(nn.Module):
         return [torch.cat(pieces[tap], dim=-2) if tap in keep else None for tap in ALL_TAPS]
 
     def decode_in_bands(
-        self, features: Tensor, size: tuple[int, int] | None = None, band: int = 32, halo: int = 8
+        self, features: Tensor, size: tuple[int, int] | None = None, band: int = 32, halo: int = DECODER_HALO
     ) -> Tensor:
-        """``decode`` over bands of ``band`` feature rows with ``halo`` rows of context (beyond the decoder's
-        receptive-field radius of ~4 feature rows), equal to decoding the whole map at bounded memory.
+        """``decode`` over bands of ``band`` feature rows with ``halo`` rows of context (``DECODER_HALO``),
+        equal to decoding the whole map at bounded memory.
 
         Shape: (B, 512, h, w) -> (B, 3, 8h, 8w), cropped to ``size``.
         """
-        height = features.shape[-2]
-        if height <= band + 2 * halo:
+        spans = band_spans(features.shape[-2], band, halo)
+        if len(spans) == 1:
             return self.decode(features, size)
         rows = []
-        for start in range(0, height, band):
-            end = min(start + band, height)
-            top = max(0, start - halo)
-            decoded = self.decoder(features[..., top : min(height, end + halo), :])
+        for start, end, top, bottom in spans:
+            decoded = self.decoder(features[..., top:bottom, :])
             rows.append(decoded[..., (start - top) * IMAGE_MULTIPLE : (end - top) * IMAGE_MULTIPLE, :])
         image = torch.cat(rows, dim=-2)
         return image if size is None else image[..., : size[0], : size[1]]
@@ -275,6 +278,20 @@ class SANet(nn.Module):
         size = (content.shape[-2], content.shape[-1])
         content_taps = self.encode_padded(content, TRANSFORM_TAPS)
         return self.decode(self.transform(content_taps, self.encode(style, TRANSFORM_TAPS)), size)
+
+
+def band_spans(height: int, band: int, halo: int) -> list[tuple[int, int, int, int]]:
+    """The bands of ``SANet.encode_in_bands`` / ``decode_in_bands`` over ``height`` rows: (start, end, top, bottom)
+    of each, where rows [start, end) are kept from the rows [top, bottom) it reads. One band, the whole height,
+    when it fits in ``band + 2 * halo`` rows.
+
+    >>> band_spans(100, 32, 8)[:2], band_spans(40, 32, 8)
+    ([(0, 32, 0, 40), (32, 64, 24, 72)], [(0, 40, 0, 40)])
+    """
+    if height <= band + 2 * halo:
+        return [(0, height, 0, height)]
+    return [(start, min(start + band, height), max(0, start - halo), min(height, start + band + halo))
+            for start in range(0, height, band)]
 
 
 def pad_to_multiple(image: Tensor, multiple: int) -> Tensor:

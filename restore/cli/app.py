@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, metavar="N",
                         help="largest image accepted, width*height (default 16000000, or $RESTORE_APP_MAX_PIXELS)")
     parser.add_argument("--max-work", type=int, metavar="N",
-                        help="most output pixels x network passes per upscale job (default 256000000, or "
-                             "$RESTORE_APP_MAX_WORK)")
+                        help="most output pixels x network passes per upscale job, pixels x iterations per "
+                             "optimize style job (default 256000000, or $RESTORE_APP_MAX_WORK)")
     parser.add_argument("--output-dir", metavar="DIR",
                         help="private folder for results (default <tmp>/restore-app, or $RESTORE_APP_OUTPUT_DIR)")
     parser.add_argument("--max-file-size", metavar="SIZE",

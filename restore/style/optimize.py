@@ -26,9 +26,9 @@ from torch import Tensor
 from restore.archs.sanet import VGG16Encoder
 from restore.style import losses
 from restore.style.data import image_tensor
-from restore.style.stylize import STYLE_MAX_SIDE, ImageInput, _as_rgb_uint8, _preserve_colour
+from restore.style.stylize import STYLE_MAX_SIDE, ImageInput, _as_rgb_uint8, _preserve_colour, long_side_shape
 
-__all__ = ["optimize_stylize", "scale_plan", "DEFAULT_ITERATIONS"]
+__all__ = ["optimize_stylize", "optimize_plan", "scale_plan", "DEFAULT_ITERATIONS", "EVALUATIONS_PER_ITERATION"]
 
 FIRST_SIDE = 128
 # L-BFGS iterations at the first (128-pixel) scale, then at each finer one; the image only needs refining
@@ -42,6 +42,9 @@ STYLE_WEIGHT = 10.0
 NOISE = 0.05  # std of the seeded noise added to the content photo at the start; it seeds brush texture
 # L-BFGS restarts (and the pixels are clamped to [0, 1]) every this many iterations.
 CLAMP_EVERY = 25
+
+# torch's L-BFGS evaluates the loss at most 1.25x per iteration (its default max_eval).
+EVALUATIONS_PER_ITERATION = 1.25
 
 Progress = Callable[[int, int], None]
 
@@ -73,9 +76,21 @@ def _resize(image: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(image, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0, 1)
 
 
-def _scaled_size(height: int, width: int, long_side: int) -> tuple[int, int]:
-    factor = long_side / max(height, width)
-    return max(2, round(height * factor)), max(2, round(width * factor))
+def optimize_plan(height: int, width: int, size: int | None = None, iterations: Sequence[int] = DEFAULT_ITERATIONS,
+                  first_side: int = FIRST_SIDE) -> list[tuple[tuple[int, int], int]]:
+    """The (height, width) and L-BFGS iteration budget of every scale ``optimize_stylize`` solves, coarse to
+    fine, for a content of ``height`` x ``width`` rendered at long side ``size`` (None: its own).
+
+    >>> optimize_plan(300, 400, size=512)
+    [((96, 128), 150), ((192, 256), 30), ((384, 512), 30)]
+    """
+    long_side = size if size is not None else max(height, width)
+    if size is not None:
+        height, width = long_side_shape(height, width, size)
+    sides = scale_plan(long_side, first_side)
+    budgets = [iterations[0]] + [iterations[1]] * (len(sides) - 1)
+    return [((height, width) if side == long_side else long_side_shape(height, width, side), budget)
+            for side, budget in zip(sides, budgets)]
 
 
 def optimize_stylize(
@@ -110,10 +125,8 @@ def optimize_stylize(
         raise ValueError("content_weight and style_weight must be non-negative, not both zero")
     content_array = _as_rgb_uint8(content, "content" if not isinstance(content, (str, os.PathLike)) else str(content))
     style_array = _as_rgb_uint8(style, "style" if not isinstance(style, (str, os.PathLike)) else str(style))
-    height, width = content_array.shape[:2]
-    long_side = size if size is not None else max(height, width)
-    if size is not None:
-        height, width = _scaled_size(height, width, size)
+    plan = optimize_plan(*content_array.shape[:2], size, iterations, first_side)
+    height, width = plan[-1][0]
     if encoder is None:
         from restore.style.build import build_vgg16_encoder
 
@@ -121,18 +134,14 @@ def optimize_stylize(
     device = next(encoder.parameters()).device
     content_full = image_tensor(content_array).to(device)
     style_full = image_tensor(style_array).to(device)
-    sides = scale_plan(long_side, first_side)
-    budgets = [iterations[0]] + [iterations[1]] * (len(sides) - 1)
-    # torch's L-BFGS evaluates the loss at most 1.25x per iteration (its default max_eval).
-    total = sum(int(budget * 1.25) for budget in budgets)
+    total = sum(int(budget * EVALUATIONS_PER_ITERATION) for _, budget in plan)
     done = 0
     generator = torch.Generator().manual_seed(seed)
     image: Tensor | None = None
-    for side, budget in zip(sides, budgets):
-        shape = (height, width) if side == long_side else _scaled_size(height, width, side)
+    for shape, budget in plan:
         content_image = _resize(content_full, shape)
-        style_side = min(side, STYLE_MAX_SIDE)
-        style_image = _resize(style_full, _scaled_size(*style_full.shape[-2:], style_side))
+        style_side = min(max(shape), STYLE_MAX_SIDE)
+        style_image = _resize(style_full, long_side_shape(*style_full.shape[-2:], style_side))
         if image is None:
             noise = torch.randn(content_image.shape, generator=generator).to(device) * NOISE
             image = (content_image + noise).clamp(0, 1)
@@ -140,7 +149,7 @@ def optimize_stylize(
             image = _resize(image, shape)
         image, evaluations = _solve(encoder, image, content_image, style_image, budget, content_weight, style_weight,
                                     lambda count: progress(done + count, total) if progress else None)
-        done += int(budget * 1.25)
+        done += int(budget * EVALUATIONS_PER_ITERATION)
         if progress:
             progress(done, total)
     output = image * 255.0

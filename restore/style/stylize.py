@@ -9,6 +9,13 @@ Everything that blends happens on the transformed relu4_1-resolution features, b
   position, so each region is decoded from its own style's features.
 
 Colour preservation keeps the content's chroma: the output's BT.601 luma with the content's Cb and Cr.
+
+Borders: the VGG-16 encoder zero-pads every convolution, so within ~66 pixels of an edge its features see
+black beyond the picture, and the attention paints those edge features as strokes of the painting: a frame
+of bands along every border (issue 22: "Starry Night leaves bands along the top edge"). The content is
+therefore reflection-padded by ``ENCODER_HALO`` on every side before encoding, and the margin is cropped
+off again (all but the decoder's own halo before decoding, the rest after), so every output pixel is
+computed as if the picture went on.
 """
 from __future__ import annotations
 
@@ -22,7 +29,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from restore.archs.sanet import IMAGE_MULTIPLE, SANet, pad_to_multiple
+from restore.archs.sanet import DECODER_HALO, ENCODER_HALO, IMAGE_MULTIPLE, SANet, band_spans, pad_to_multiple
 from restore.errors import DataError
 from restore.io.image import read_image
 from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
@@ -34,10 +41,55 @@ MaskInput = Union[np.ndarray, Sequence[np.ndarray]]
 # Without ``size``, styles larger than this are scaled down: style attention costs memory and time in
 # proportion to the style's pixel count, and the brushwork is already resolved at this size.
 STYLE_MAX_SIDE = 1024
-# The encoder's deepest tap (relu5_1) sees the content padded to a multiple of IMAGE_MULTIPLE at 1/16 of its
-# size, and its reflection padding and feature statistics need two positions per side: a content of 16
-# pixels or fewer would crash the padding or decode to a black image.
+# Without the reflected margin, a content of 16 pixels or fewer crashed the padding or decoded to a black
+# image (its relu5_1 was a single position). The margin removed that failure (a 2x2 content now renders); the
+# floor stays as documented (docs/security.md): such a picture is almost all its own reflections.
 CONTENT_MIN_SIDE = 17
+# Image rows per band of the banded encoder (and, divided by IMAGE_MULTIPLE, of the decoder); the result does
+# not depend on it, memory does.
+BAND_ROWS = 256
+
+
+def reflect_margin(image: Tensor, margin: int) -> Tensor:
+    """Reflection-pad every side by ``margin``; a side shorter than the margin is reflected again and again.
+
+    Shape: (B, C, H, W) with H, W >= 2 -> (B, C, H + 2 margin, W + 2 margin).
+    """
+    rows, columns = margin, margin
+    while rows or columns:
+        step_rows, step_columns = min(rows, image.shape[-2] - 1), min(columns, image.shape[-1] - 1)
+        image = F.pad(image, (step_columns, step_columns, step_rows, step_rows), mode="reflect")
+        rows, columns = rows - step_rows, columns - step_columns
+    return image
+
+
+def band_joints(height: int, band_rows: int = BAND_ROWS) -> dict[str, list[int]]:
+    """The output rows where two bands meet, for a content ``height`` rows high: "encoder" joints (bands of the
+    padded content, which starts ``ENCODER_HALO`` rows above the output) and "decoder" joints (bands of the
+    cropped features, which start ``DECODER_HALO`` feature rows above it). Where a seam would show; none
+    where a pass fits in one band."""
+    encoder = band_spans(padded_rows(height), band_rows, ENCODER_HALO)[1:]
+    decoder = band_spans(decoded_rows(height), band_rows // IMAGE_MULTIPLE, DECODER_HALO)[1:]
+    rows = {"encoder": [start - ENCODER_HALO for start, *_ in encoder],
+            "decoder": [(start - DECODER_HALO) * IMAGE_MULTIPLE for start, *_ in decoder]}
+    return {name: [row for row in found if 0 < row < height] for name, found in rows.items()}
+
+
+def padded_rows(side: int) -> int:
+    """Rows (or columns) of a content side with its reflected margin, padded to a multiple of 8: what the
+    encoder reads."""
+    return -(-(side + 2 * ENCODER_HALO) // IMAGE_MULTIPLE) * IMAGE_MULTIPLE
+
+
+def decoded_rows(side: int) -> int:
+    """Feature rows (or columns) the decoder reads for a content side: its cells and the decoder's halo."""
+    return -(-side // IMAGE_MULTIPLE) + 2 * DECODER_HALO
+
+
+def _padded_content(image: Tensor) -> Tensor:
+    """The content with its reflected margin, bottom/right padded to a multiple of 8. Shape: (B, C, H, W) ->
+    (B, C, H', W'); the content's first pixel is at (ENCODER_HALO, ENCODER_HALO)."""
+    return pad_to_multiple(reflect_margin(image, ENCODER_HALO), IMAGE_MULTIPLE)
 
 
 def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
@@ -56,13 +108,22 @@ def _as_rgb_uint8(image: ImageInput, role: str) -> np.ndarray:
     return np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array
 
 
-def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
-    height, width = array.shape[:2]
+def long_side_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    """(height, width) scaled so the long side is ``long_side``, at least 2 pixels each."""
     factor = long_side / max(height, width)
-    size = (max(2, round(width * factor)), max(2, round(height * factor)))
-    if size == (width, height):
+    return max(2, round(height * factor)), max(2, round(width * factor))
+
+
+def style_long_side(height: int, width: int, size: int | None) -> int:
+    """The long side a style is rendered at: ``size`` when given, else its own, at most ``STYLE_MAX_SIDE``."""
+    return size if size is not None else min(STYLE_MAX_SIDE, max(height, width))
+
+
+def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
+    height, width = long_side_shape(*array.shape[:2], long_side)
+    if (height, width) == array.shape[:2]:
         return array
-    return np.array(Image.fromarray(array).resize(size, Image.BICUBIC))
+    return np.array(Image.fromarray(array).resize((width, height), Image.BICUBIC))
 
 
 def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feature_shape: tuple[int, int]) -> Tensor:
@@ -78,7 +139,7 @@ def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feat
             raise ValueError(f"give one (H, W) mask per style: {n_styles} styles, masks of shape {tuple(masks.shape)}")
     if tuple(masks.shape[1:]) != shape:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} differs from the content size {shape}")
-    padded = pad_to_multiple(masks[None], IMAGE_MULTIPLE)
+    padded = _padded_content(masks[None])
     pooled = F.adaptive_avg_pool2d(padded, feature_shape)[0].clamp_min(0)
     total = pooled.sum(dim=0, keepdim=True)
     # Positions no mask covers fall back to an even mix instead of decoding zero features.
@@ -120,6 +181,7 @@ def stylize(
     mask: MaskInput | None = None,
     size: int | None = None,
     model: SANet | str | os.PathLike | None = None,
+    band_rows: int = BAND_ROWS,
 ) -> np.ndarray:
     """Render ``content`` in the style of one or several style images; return uint8 (H, W, 3).
 
@@ -129,8 +191,11 @@ def stylize(
     style k) or a list of (H, W) float masks, one per style. ``size`` resizes the content so its long
     side is ``size`` (styles too); otherwise the content keeps its size and styles longer than
     ``STYLE_MAX_SIDE`` are scaled down. ``model``: a SANet, a style-model file, or None for the default
-    zoo model (WeightsError, saying how to get it, when absent).
+    zoo model (WeightsError, saying how to get it, when absent). ``band_rows``: image rows per band of the
+    banded encoder and decoder (a multiple of 16); the output does not depend on it, the memory does.
     """
+    if band_rows < 16 or band_rows % 16:
+        raise ValueError(f"band_rows must be a positive multiple of 16, got {band_rows}")
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     if mask is not None and style_weights is not None:
@@ -145,8 +210,7 @@ def stylize(
     style_arrays = []
     for index, style in enumerate(style_inputs):
         array = _as_rgb_uint8(style, f"style {index}" if not isinstance(style, (str, os.PathLike)) else str(style))
-        limit = size if size is not None else min(STYLE_MAX_SIDE, max(array.shape[:2]))
-        style_arrays.append(_resize_long_side(array, limit))
+        style_arrays.append(_resize_long_side(array, style_long_side(*array.shape[:2], size)))
     network = _resolve_model(model)
     device = next(network.parameters()).device
     height, width = content_array.shape[:2]
@@ -156,11 +220,11 @@ def stylize(
 
     with torch.inference_mode():
         content_image = image_tensor(content_array).to(device)
-        content_taps = network.encode_in_bands(pad_to_multiple(content_image, IMAGE_MULTIPLE))
+        content_taps = network.encode_in_bands(_padded_content(content_image), band=band_rows)
         features = 0.0
         if alpha > 0:
             stylised = [
-                network.transform(content_taps, network.encode_in_bands(image_tensor(style).to(device)))
+                network.transform(content_taps, network.encode_in_bands(image_tensor(style).to(device), band=band_rows))
                 for style in style_arrays
             ]
             if mask is not None:
@@ -171,7 +235,14 @@ def stylize(
             features = alpha * mixed
         if alpha < 1:
             features = features + (1.0 - alpha) * network.transform(content_taps, content_taps)
-        output = network.decode_in_bands(features, (height, width)).clamp(0, 1) * 255.0
+        # Keep the decoder's halo of the margin's features, so the content's edge pixels decode from real
+        # neighbours rather than the decoder's own padding; its rows are cropped off after decoding.
+        first = ENCODER_HALO // IMAGE_MULTIPLE - DECODER_HALO
+        rows, columns = decoded_rows(height), decoded_rows(width)
+        features = features[..., first : first + rows, first : first + columns]
+        decoded = network.decode_in_bands(features, band=band_rows // IMAGE_MULTIPLE)
+        offset = DECODER_HALO * IMAGE_MULTIPLE
+        output = decoded[..., offset : offset + height, offset : offset + width].clamp(0, 1) * 255.0
         if preserve_color:
             output = _preserve_colour(output, content_image * 255.0)
         pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
