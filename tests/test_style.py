@@ -148,7 +148,7 @@ def test_even_sizes_take_the_unpadded_path() -> None:
 def test_alpha_zero_decodes_the_content_self_transform() -> None:
     network = _deterministic_model()
     content, style = _image(40, 56, 1), _image(32, 32, 2)
-    output = stylize(content, style, alpha=0.0, model=network)
+    output = stylize(content, style, alpha=0.0, model=network, content_residual=False)
     with torch.no_grad():
         # The whole reflected margin decoded, then cropped: stylize keeps only the decoder's halo of it.
         image = torch.from_numpy(content).permute(2, 0, 1)[None].float() / 255
@@ -158,6 +158,28 @@ def test_alpha_zero_decodes_the_content_self_transform() -> None:
     expected = expected[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
     assert output.shape == (40, 56, 3)
     assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_content_residual_adds_back_what_the_decoder_loses_in_proportion() -> None:
+    network = _deterministic_model()
+    content, style = _image(40, 56, 1), _image(32, 32, 2)
+    # Alpha 0 is the content itself, not the decoder's copy of it.
+    assert np.array_equal(stylize(content, style, alpha=0.0, model=network), content)
+    # Between: the feature blend plus (1 - alpha) x (content - the decoded self-transform), clamped once.
+    with torch.no_grad():
+        image = torch.from_numpy(content).permute(2, 0, 1)[None].float() / 255
+        taps = network.encode_padded(reflect_margin(image, ENCODER_HALO), (3, 4))
+        style_taps = network.encode(torch.from_numpy(style).permute(2, 0, 1)[None].float() / 255)
+        own = network.transform(taps, taps)
+        blend = 0.4 * network.transform(taps, style_taps) + 0.6 * own
+        inside = (..., slice(ENCODER_HALO, ENCODER_HALO + 40), slice(ENCODER_HALO, ENCODER_HALO + 56))
+        expected = (network.decode(blend)[inside] + 0.6 * (image - network.decode(own)[inside])).clamp(0, 1) * 255
+    expected = expected[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+    output = stylize(content, style, alpha=0.4, model=network)
+    assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
+    # At alpha 1 nothing is added.
+    assert np.array_equal(stylize(content, style, model=network),
+                          stylize(content, style, model=network, content_residual=False))
     assert not np.array_equal(output, stylize(content, style, alpha=1.0, model=network))
 
 
@@ -412,7 +434,9 @@ def test_default_model_reconstructs_held_out_content_at_alpha_zero(datasets_dir:
     card = json.loads(card_path(DEFAULT_STYLE_MODEL).read_text())
     held_out = next(name for name in card["held_out"]["content"] if name.startswith("style/content/"))
     style = datasets_dir / card["held_out"]["style"][0]
-    output = stylize(datasets_dir / held_out, style, alpha=0.0, size=128, model=load_style_model())
+    # The decoder's own reconstruction (content_residual=False): what the default alpha 0 no longer shows.
+    output = stylize(datasets_dir / held_out, style, alpha=0.0, size=128, model=load_style_model(),
+                     content_residual=False)
     reference = read_image(datasets_dir / held_out)
     reference = np.array(Image.fromarray(reference).resize(output.shape[1::-1], Image.BICUBIC))
     mse = np.mean((output.astype(np.float64) - reference) ** 2)

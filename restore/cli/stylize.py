@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", nargs="+", required=True, help="style images or folders of images")
     parser.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
     parser.add_argument("--alpha", type=_unit_interval, default=1.0, help="style strength in [0, 1] (default 1)")
+    parser.add_argument("--no-content-residual", dest="content_residual", action="store_false",
+                        help="at --alpha < 1, blend features only (AdaIN's way) instead of also adding back the "
+                             "content detail the decoder loses; by default --alpha 0 returns the content")
     parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours (chroma)")
     parser.add_argument("--mix", action="store_true", help="blend all styles into one output per content")
     parser.add_argument("--style-weights", help="comma-separated weights for --mix, e.g. 0.7,0.3")
@@ -128,9 +131,11 @@ def _renderer(args: argparse.Namespace, weights: list[float] | None):
 
         model = load_style_model(args.model)
         return lambda content, styles: stylize(content, styles, alpha=args.alpha, preserve_color=args.preserve_color,
-                                               style_weights=weights, size=args.size, model=model)
+                                               style_weights=weights, size=args.size, model=model,
+                                               content_residual=args.content_residual)
     unsupported = [flag for flag, given in (("--mix", args.mix), ("--model", args.model is not None),
-                                            ("--alpha", args.alpha != 1.0)) if given]
+                                            ("--alpha", args.alpha != 1.0),
+                                            ("--no-content-residual", not args.content_residual)) if given]
     if unsupported:
         raise RestoreError(f"{', '.join(unsupported)}: only for --method sanet (optimize renders one style at full "
                            "strength and uses no model)")

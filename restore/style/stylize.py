@@ -3,7 +3,10 @@ and per-region styles.
 
 Everything that blends happens on the transformed relu4_1-resolution features, before the decoder:
 
-- alpha: ``alpha · T(c, s) + (1 - alpha) · T(c, c)`` (alpha 0 is the content's own reconstruction);
+- alpha: ``alpha · T(c, s) + (1 - alpha) · T(c, c)``, and, unless ``content_residual=False``, the decoder's
+  reconstruction error added back in proportion: ``+ (1 - alpha) · (c - D(T(c, c)))``. The decoder alone
+  reconstructs a content at 15-17 dB (docs/style.md), so without the residual alpha 0 gave a blurred, greyed
+  copy, not the content; with it alpha 0 is the content and every alpha keeps its share of the content's detail;
 - several styles: ``Σ_k w_k · T(c, s_k)`` with the weights normalised to sum 1;
 - masks: ``Σ_k m_k · T(c, s_k)`` with the masks area-averaged to feature resolution and normalised per
   position, so each region is decoded from its own style's features.
@@ -182,6 +185,7 @@ def stylize(
     size: int | None = None,
     model: SANet | str | os.PathLike | None = None,
     band_rows: int = BAND_ROWS,
+    content_residual: bool = True,
 ) -> np.ndarray:
     """Render ``content`` in the style of one or several style images; return uint8 (H, W, 3).
 
@@ -193,6 +197,8 @@ def stylize(
     ``STYLE_MAX_SIDE`` are scaled down. ``model``: a SANet, a style-model file, or None for the default
     zoo model (WeightsError, saying how to get it, when absent). ``band_rows``: image rows per band of the
     banded encoder and decoder (a multiple of 16); the output does not depend on it, the memory does.
+    ``content_residual``: at alpha < 1, add ``(1 - alpha)`` times what the decoder loses reconstructing the
+    content (alpha 0 returns the content); False gives the plain feature blend of the AdaIN paper.
     """
     if band_rows < 16 or band_rows % 16:
         raise ValueError(f"band_rows must be a positive multiple of 16, got {band_rows}")
@@ -218,6 +224,8 @@ def stylize(
         raise DataError(f"the content image is {width}x{height}; style transfer needs at least "
                         f"{CONTENT_MIN_SIDE}x{CONTENT_MIN_SIDE} pixels (resize it, e.g. with --size or size=, or upscale it first)")
 
+    if alpha == 0 and content_residual:  # D(T(c, c)) + (c - D(T(c, c))): the content itself
+        return content_array.copy()
     with torch.inference_mode():
         content_image = image_tensor(content_array).to(device)
         content_taps = network.encode_in_bands(_padded_content(content_image), band=band_rows)
@@ -234,15 +242,23 @@ def stylize(
                 mixed = sum(w * f for w, f in zip(_normalised_weights(style_weights, len(stylised)), stylised))
             features = alpha * mixed
         if alpha < 1:
-            features = features + (1.0 - alpha) * network.transform(content_taps, content_taps)
-        # Keep the decoder's halo of the margin's features, so the content's edge pixels decode from real
-        # neighbours rather than the decoder's own padding; its rows are cropped off after decoding.
-        first = ENCODER_HALO // IMAGE_MULTIPLE - DECODER_HALO
-        rows, columns = decoded_rows(height), decoded_rows(width)
-        features = features[..., first : first + rows, first : first + columns]
-        decoded = network.decode_in_bands(features, band=band_rows // IMAGE_MULTIPLE)
-        offset = DECODER_HALO * IMAGE_MULTIPLE
-        output = decoded[..., offset : offset + height, offset : offset + width].clamp(0, 1) * 255.0
+            own = network.transform(content_taps, content_taps)
+            features = features + (1.0 - alpha) * own
+
+        def decode(transformed: Tensor) -> Tensor:
+            # Keep the decoder's halo of the margin's features, so the content's edge pixels decode from real
+            # neighbours rather than the decoder's own padding; its rows are cropped off after decoding.
+            first = ENCODER_HALO // IMAGE_MULTIPLE - DECODER_HALO
+            rows, columns = decoded_rows(height), decoded_rows(width)
+            transformed = transformed[..., first : first + rows, first : first + columns]
+            decoded = network.decode_in_bands(transformed, band=band_rows // IMAGE_MULTIPLE)
+            offset = DECODER_HALO * IMAGE_MULTIPLE
+            return decoded[..., offset : offset + height, offset : offset + width]
+
+        output = decode(features)
+        if alpha < 1 and content_residual:
+            output = output + (1.0 - alpha) * (content_image - decode(own))
+        output = output.clamp(0, 1) * 255.0
         if preserve_color:
             output = _preserve_colour(output, content_image * 255.0)
         pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
