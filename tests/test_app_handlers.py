@@ -175,6 +175,11 @@ def test_style_estimate_names_the_method_and_scales_with_size_method_and_iterati
     large = handlers.style_estimate(content, [style], "sanet", 2048, config=config)
     assert "**sanet** will run" in small and "for 256×192" in small and "for 2048×1536" in large
     assert seconds(large) > 10 * seconds(small)
+    # Below alpha 1 the content's own transform is attended and decoded too; alpha 0 is the content itself.
+    half = handlers.style_estimate(content, [style], "sanet", 2048, alpha=0.5, config=config)
+    assert seconds(half) > 1.2 * seconds(large)
+    assert "returns the content itself (2048×1536)" in handlers.style_estimate(content, [style], "sanet", 2048,
+                                                                             alpha=0.0, config=config)
     optimize = handlers.style_estimate(content, [style], "optimize", 512, config=config)
     longer = handlers.style_estimate(content, [style], "optimize", 512, iterations=(300, 60), config=config)
     assert "**optimize** will run" in optimize and "alpha and mixing do not apply" in optimize

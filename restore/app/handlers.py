@@ -326,6 +326,8 @@ def style_estimate(
         else:
             if not styles:
                 return f"{about}. Add a painting for a time estimate."
+            if float(alpha) == 0:
+                return f"{about}. At alpha 0 it returns the content itself ({columns}×{rows}): nothing to compute."
             seconds = sanet_seconds((height, width), style_sizes, float(alpha), size)
     except RestoreError as exc:
         return f"{about}. **Will not run:** {page_message(exc)}"

@@ -58,10 +58,11 @@ def _read_rows(rows: int, band: int, halo: int) -> int:
 
 
 def sanet_seconds(content: tuple[int, int], styles: Sequence[tuple[int, int]], alpha: float = 1.0,
-                  size: int | None = None, band_rows: int | None = None, cost: StyleCost | None = None) -> float:
+                  size: int | None = None, band_rows: int | None = None, cost: StyleCost | None = None,
+                  content_residual: bool = True) -> float:
     """CPU-seconds (one thread) of ``stylize`` for a content and styles of these (height, width), as it
     resizes them for ``size`` and bands them by ``band_rows``; ``alpha`` below 1 adds the content's own
-    transform."""
+    transform and, with ``content_residual``, a second decode (alpha 0 then costs nothing: it is the content)."""
     from restore.style.stylize import BAND_ROWS, decoded_rows, long_side_shape, padded_rows, style_long_side
 
     cost = cost or style_cost()
@@ -75,9 +76,13 @@ def sanet_seconds(content: tuple[int, int], styles: Sequence[tuple[int, int]], a
     decoder_band = band_rows // IMAGE_MULTIPLE
     decoded = (_read_rows(decoded_rows(height), decoder_band, DECODER_HALO) * decoded_rows(width)
                * IMAGE_MULTIPLE**2 / _MEGA)
+    if alpha == 0 and content_residual:
+        return 0.0
     attended = [padded * rows * columns / _MEGA for rows, columns in style_sizes] if alpha > 0 else []
     if alpha < 1:
         attended.append(padded * padded)
+        if content_residual:
+            decoded *= 2
     return (cost.encoder_per_megapixel * encoded + cost.decoder_per_megapixel * decoded
             + cost.attention_per_megapixel_squared * sum(attended))
 
