@@ -38,6 +38,7 @@ from restore.training.options import Options, load_options, validate
 
 MAX_FILES = 8
 MAX_FILE_BYTES = 16 * 2**20
+MAX_TREE_BYTES = 64 * 2**20  # the working tree that travels to the lent machine, carried folders included
 LOG_NAME = "campaign.log"
 SCHEDULE_MARGIN = 0.97  # the schedule's re-estimated total aims a little short of the deadline
 INITIAL_TOTAL = 10**7  # while calibrating, the cosine stays at its peak
@@ -197,7 +198,7 @@ class Campaign:
         self.work.mkdir(parents=True, exist_ok=True)
         files = self.check()
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.log(f"campaign {_repo_relative(self.plan.source) if self.plan.source else '-'}"
+        self.log(f"campaign {repo_relative(self.plan.source) if self.plan.source else '-'}"
                  f"{' (dry run)' if self.plan.dry_run else ''}: {len(self.plan.stages)} stages in "
                  f"{self.plan.minutes} min on {device}, {files} files into {self.out}")
         for index, stage in enumerate(self.plan.stages):
