@@ -111,7 +111,7 @@ def _repo_path(path: str | os.PathLike) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def _repo_relative(path: Path) -> str:
+def repo_relative(path: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
@@ -301,7 +301,7 @@ class Campaign:
         training: dict[str, Any] = {
             "recipe": stage.recipe,
             "campaign": {
-                "plan": _repo_relative(self.plan.source) if self.plan.source else None,
+                "plan": repo_relative(self.plan.source) if self.plan.source else None,
                 "stage": index + 1,
                 "overrides": stage.set,
                 "init": stage.init,
@@ -368,6 +368,28 @@ class Campaign:
                 f"../shared/datasets/{', '.join(manifest['sources'])} "
                 f"(seed {manifest['seed']}, flattest {manifest['flat_fraction_dropped']:.0%} dropped); "
                 "no benchmark set")
+
+
+def travelling_bytes(carried: list[Path]) -> int:
+    """Bytes a device call sends from this checkout: its tracked and untracked-but-not-ignored files (git's
+    view), plus the ignored folders ``carried``. A symbolic link travels as a link and is not counted."""
+    import subprocess
+
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    files = [REPO_ROOT / name for name in listing.decode().split("\0") if name]
+    for folder in carried:
+        files += folder.rglob("*")
+    return sum(path.stat().st_size for path in files if path.is_file() and not path.is_symlink())
+
+
+def open_campaign(plan: Plan, out: Path, work: Path, log: Callable[[str], None] = print) -> Campaign:
+    """The campaign that runs ``plan``: this module's for SR recipes, ``restore.style.campaign``'s for style
+    recipes (``task: style``)."""
+    from restore.style.campaign import StyleCampaign, is_style_plan
+
+    kind = StyleCampaign if is_style_plan([stage.recipe for stage in plan.stages]) else Campaign
+    return kind(plan, out, work, log=log)
 
 
 def default_out() -> Path:
