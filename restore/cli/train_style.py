@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--evaluate", nargs="+", metavar="MODEL.safetensors",
                         help="do not train: the paper's content and style losses of each model on the recipe's "
                         "held-out content/style pairs (lower is better)")
-    parser.add_argument("--pairs", type=int, help="held-out pairs to evaluate (default: all contents or styles)")
+    parser.add_argument("--pairs", type=int,
+                        help="held-out pairs to evaluate or export with (default: all contents or styles)")
     parser.add_argument("--report", metavar="JSON", help="with --evaluate: also write the results here")
     parser.add_argument("--contact-sheet", metavar="IMAGE",
                         help="with --evaluate: draw content, style and outputs at alpha 1 and 0.5 for the first "
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.export:
         path = export_run(options, args.export, recipe=args.options,
-                          data_root_path=Path(args.data_root) if args.data_root else None, returned=args.returned)
+                          data_root_path=Path(args.data_root) if args.data_root else None, pairs=args.pairs,
+                          returned=args.returned)
         print(f"wrote {path} and {path.with_suffix('.json')}")
         return 0
     trainer = StyleTrainer(
