@@ -305,6 +305,11 @@ def test_style_plan_checks_its_pack_and_fits_the_device_limits(tmp_path, style_p
         open_campaign(load_plan(_style_plan(tmp_path, pack_dir)), tmp_path / "o", tmp_path / "w").check()
     with pytest.raises(StylePackError, match="pack_gpu_style_cache.py"):
         open_campaign(load_plan(_style_plan(tmp_path, tmp_path / "nowhere")), tmp_path / "o", tmp_path / "w").check()
+    raw = yaml.safe_load(_style_plan(tmp_path, pack_dir, **STYLE_DATA).read_text())
+    raw["stages"][0]["init"] = "previous"
+    (tmp_path / "previous.yml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(CampaignError, match="not from a previous stage"):
+        open_campaign(load_plan(tmp_path / "previous.yml", dry_run=True), tmp_path / "o", tmp_path / "w").check()
     # One plan trains one task.
     raw = yaml.safe_load(_style_plan(tmp_path, pack_dir).read_text())
     raw["stages"].append({"name": "rcan-compact", "recipe": "options/rcan-compact_x2_warm.yml"})

@@ -20,13 +20,14 @@ What differs from an SR stage:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from restore.style.gpu_pack import check_pack_fits, load_style_pack, read_manifest
 from restore.style.train import StyleData, StyleOptions, StyleTrainer, load_style_options, run_card
-from restore.training.campaign import MAX_FILES, Campaign, CampaignError, repo_relative
+from restore.training.campaign import MAX_FILES, Campaign, CampaignError, Plan, repo_relative
 from restore.training.options import resolve_repo_path
 
 HELD_OUT = "held-out"  # a style plan's `validation`: the pack's held-out pairs at every save
@@ -36,7 +37,9 @@ FILES_PER_STAGE = 3  # <name>.safetensors, <name>.json, <name>.md
 class StyleCampaign(Campaign):
     """Runs a plan of style stages into ``out`` (see the module docstring)."""
 
-    _data: StyleData | None = None  # the decoded pack, shared by the stages
+    def __init__(self, plan: Plan, out: Path, work: Path, log: Callable[[str], None] = print) -> None:
+        super().__init__(plan, out, work, log)
+        self._data: StyleData | None = None  # the pack, decoded once for all the stages
 
     def stage_options(self, index: int, init_from: str | None) -> StyleOptions:
         stage = self.plan.stages[index]
@@ -56,9 +59,8 @@ class StyleCampaign(Campaign):
         if stage.init == "recipe":
             return load_style_options(resolve_repo_path(stage.recipe)).train.init_from
         if stage.init == "previous":
-            if index == 0:
-                raise CampaignError(f"stage 1 ({stage.name}) cannot start from a previous stage")
-            return str(self.out / f"{self.plan.stages[index - 1].name}.safetensors")
+            raise CampaignError(f"stage {index + 1} ({stage.name}): a style stage starts from its recipe's init_from "
+                                "('recipe'), a model file or null, not from a previous stage")
         return stage.init
 
     def check(self) -> int:
@@ -78,12 +80,12 @@ class StyleCampaign(Campaign):
         files, names = 1, set()  # the log
         for index, stage in enumerate(self.plan.stages):
             init = self._init_for(index)
-            options = self.stage_options(index, None if stage.init == "previous" else init)
+            options = self.stage_options(index, init)
             check_pack_fits(manifest, options.data, self.data_root)
             if options.data.crop > options.data.resize_short:
                 raise CampaignError(f"stage {index + 1}: crop {options.data.crop} exceeds the packed images' short "
                                     f"side {options.data.resize_short}")
-            if init and stage.init != "previous" and not resolve_repo_path(init).is_file():
+            if init and not resolve_repo_path(init).is_file():
                 raise CampaignError(f"stage {index + 1}: no model to start from at {init}")
             if stage.name in names:
                 raise CampaignError(f"two stages publish {stage.name}: give them different names")

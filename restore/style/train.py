@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from restore.checkpoint import load_official
 from restore.errors import RestoreError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
 from restore.style.data import ImageBank, batch_crops, image_tensor, list_images, load_bank, split_holdout
-from restore.checkpoint import load_official
 from restore.training.core import TrainingRun, read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
 from restore.training.recipe import OptionsError, build_options, read_recipe
@@ -74,6 +74,9 @@ class StyleTrainOptions:
     ema: float = 0.0
 
 
+AMP_CHOICES = ("auto", "bf16", "none")
+
+
 @dataclass
 class StyleOptions:
     name: str
@@ -104,9 +107,6 @@ def load_style_options(path: str | os.PathLike, overrides: dict[str, Any] | None
     if options.amp not in AMP_CHOICES:
         raise OptionsError(f"{path}: amp must be one of {', '.join(AMP_CHOICES)}, got {options.amp!r}")
     return options
-
-
-AMP_CHOICES = ("auto", "bf16", "none")
 
 
 @dataclass
