@@ -13,7 +13,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from restore.errors import RestoreError  # noqa: E402
-from restore.training.campaign import Campaign, default_out, load_plan  # noqa: E402
+from restore.training.campaign import default_out, load_plan, open_campaign  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = load_plan(plan_path, dry_run=args.dry_run)
         out = Path(args.out) if args.out else default_out()
         with tempfile.TemporaryDirectory(prefix="gpu_campaign_work_") as scratch:
-            campaign = Campaign(plan, out, Path(args.work) if args.work else Path(scratch),
-                                log=lambda line: print(line, flush=True))
+            campaign = open_campaign(plan, out, Path(args.work) if args.work else Path(scratch),
+                                     log=lambda line: print(line, flush=True))
             if args.check:
                 print(f"{plan_path}: valid; {campaign.check()} files into {out}")
                 return 0

@@ -1,8 +1,11 @@
-"""The lent-GPU campaign: the pack, the dry run's files within the device tool's limits, shards, export."""
+"""The lent-GPU campaign: the packs, the dry runs' files within the device tool's limits, shards, export (SR and
+the SANet stage)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -151,3 +154,167 @@ def test_zoo_export_takes_a_sharded_campaign_card(tmp_path, pack, monkeypatch, c
 
     exported = load_file(str(tmp_path / "models" / "tiny-gpu_x2.safetensors"))
     assert all(torch.equal(exported[k], v) for k, v in load_shards(out / "rcan-compact_x2.json").items())
+
+
+# ------------------------------------------------------------------------------------------- the SANet stage
+STYLE_DATA = {"data.content": ["photos"], "data.style": ["paintings"], "data.resize_short": 32,
+              "data.holdout_every": 3}
+
+
+def _smooth_image(height: int, width: int, seed: int) -> np.ndarray:
+    """A photo-like image: smooth colour gradients with a little grain (what JPEG keeps within a few levels)."""
+    rng = np.random.default_rng(seed)
+    low = Image.fromarray(rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)).resize((width, height), Image.BICUBIC)
+    return np.clip(np.asarray(low, dtype=np.float32) + rng.normal(0, 2, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def style_pack(tmp_path_factory):
+    """A style pack of a tiny data root (4 photos, 3 paintings; every 3rd held out) with one held-out pair."""
+    from restore.style.gpu_pack import build_style_pack
+    from restore.style.train import StyleDataOptions
+    from restore.weights.backbones import ensure_backbone
+
+    try:
+        ensure_backbone("vgg16")
+    except WeightsError as exc:
+        pytest.skip(str(exc))
+    root = tmp_path_factory.mktemp("style_root")
+    for folder, seed, count in (("photos", 20, 4), ("paintings", 30, 3)):
+        (root / folder).mkdir()
+        for index in range(count):
+            Image.fromarray(_smooth_image(40, 48, seed + index)).save(root / folder / f"{index}.png")
+    data = StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, holdout_every=3)
+    out = tmp_path_factory.mktemp("style_pack")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("restore.style.data.cache_dir", lambda: root / "cache")  # decoded banks stay in the test
+        manifest = build_style_pack(root, data, out, budget_mib=20, validation_pairs=1, validation_size=32,
+                                    log=lambda _: None)
+    return root, data, out, manifest
+
+
+def test_style_pack_holds_the_encoder_the_calibration_the_training_split_and_held_out_pairs(
+        tmp_path, style_pack, monkeypatch):
+    from safetensors.torch import load_file
+
+    from restore.style.build import build_vgg16_encoder
+    from restore.style.data import load_bank
+    from restore.style.evaluate import load_square
+    from restore.style.gpu_pack import load_style_pack
+    from restore.style.train import StyleOptions, StyleTrainer, StyleTrainOptions
+
+    root, data, out, manifest = style_pack
+    assert manifest["split"] == {"content_train": 2, "style_train": 2, "content_held_out": ["photos/0.png",
+                                 "photos/3.png"], "style_held_out": ["paintings/0.png"]}
+    # The encoder: the pinned VGG-16 to conv5_1, rounded to float16.
+    packed = load_file(str(out / "vgg16_relu5_1.safetensors"))
+    reference = build_vgg16_encoder().state_dict()
+    assert sorted(packed) == sorted(reference) and all(packed[k].dtype == torch.float16 for k in packed)
+    assert all(torch.equal(packed[k], reference[k].half()) for k in packed)
+    # The loss network's calibration is the one a CPU run of the same data computes.
+    monkeypatch.setattr("restore.style.data.cache_dir", lambda: root / "cache")
+    cpu_run = StyleTrainer(StyleOptions(name="cpu", data=data, train=StyleTrainOptions(normalised_loss_features=True),
+                                        runs_dir=str(tmp_path / "runs")), root, log=lambda _: None)
+    ready = load_style_pack(out)
+    for packed_mean, calibrated in zip(ready.loss_channel_means, cpu_run.loss_channel_means, strict=True):
+        torch.testing.assert_close(packed_mean, calibrated, rtol=0, atol=0)
+    # Training images: the held-out ones never, the others as the CPU run decodes them (within JPEG's error).
+    sources = sorted(entry["source"] for entry in manifest["content"] + manifest["style"])
+    assert sources == ["paintings/1.png", "paintings/2.png", "photos/1.png", "photos/2.png"]
+    originals = load_bank(root, ["photos/1.png", "photos/2.png"], 32, log=lambda _: None)
+    by_source = {entry["source"]: i for i, entry in enumerate(manifest["content"])}
+    for item, source in enumerate(["photos/1.png", "photos/2.png"]):
+        decoded = ready.contents.image(by_source[source]).astype(np.float32)
+        assert decoded.shape == originals.image(item).shape
+        assert np.abs(decoded - originals.image(item)).mean() < 3.0  # JPEG q90 (real photos: 2.3)
+    # Held-out pairs: exactly the evaluation's squares (stored losslessly).
+    pair = manifest["validation"]["pairs"][0]
+    assert (pair["content"], pair["style"]) == ("photos/0.png", "paintings/0.png")
+    for name, file in zip((pair["content"], pair["style"]), pair["files"], strict=True):
+        np.testing.assert_array_equal(load_square(out / file, 32), load_square(root / name, 32))
+
+
+def _style_plan(tmp_path, pack_dir, **stage_set) -> Path:
+    """The shipped SANet plan on the tiny pack, its dry run made tinier (and validating)."""
+    raw = yaml.safe_load((REPO_ROOT / "options" / "gpu_campaign_sanet.yml").read_text())
+    raw["data_root"] = str(pack_dir)
+    raw["stages"][0]["set"] |= stage_set
+    raw["dry_run"] = {"minutes": 0.15, "publish_every_seconds": 3, "log_every": 1, "validation": "held-out",
+                      "set": {"data.crop": 32, "data.batch_size": 1, "threads": 1}}
+    path = tmp_path / "sanet_plan.yml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_style_dry_run_returns_loadable_weights_and_a_card_that_exports(tmp_path, style_pack, capsys):
+    from scripts.gpu_campaign import main as campaign_main
+
+    from restore.style.models import load_style_model
+
+    root, _, pack_dir, _ = style_pack
+    out = tmp_path / "out"
+    plan = _style_plan(tmp_path, pack_dir, **STYLE_DATA)
+    assert campaign_main(["--plan", str(plan), "--dry-run", "--out", str(out)]) == 0
+    done = [int(line.split(": ")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
+            if "iterations in" in line]
+
+    # The real plan's files: its stage's name, whatever the settings.
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["campaign.log", "sanet-vgg16.json", "sanet-vgg16.md", "sanet-vgg16.safetensors"]
+    assert len(names) <= MAX_FILES and all((out / n).stat().st_size < MAX_FILE_BYTES for n in names)
+    card = json.loads((out / "sanet-vgg16.json").read_text())
+    assert card["iterations"] == done[0] > 0 and card["name"] == "sanet-vgg16"
+    assert card["campaign"]["dry_run"] and card["campaign"]["amp"] == "bf16"
+    assert card["started_from"]["model"] == "models/sanet-vgg16.safetensors"  # the committed model, as planned
+    assert card["held_out"] == {"content": ["photos/0.png", "photos/3.png"], "style": ["paintings/0.png"]}
+    validations = card["validations"]
+    iterations = [validation["iteration"] for validation in validations]  # one per save, the last at the end
+    assert len(iterations) >= 2 and iterations == sorted(iterations) and iterations[-1] == card["iterations"]
+    assert all(v["pairs"] == 1 and v["size"] == 32 and v["reconstruction_psnr"] > 0 for v in validations)
+    assert load_style_model(out / "sanet-vgg16.safetensors").decoder is not None  # sha256 checked against the card
+
+    # The style export path: measured on the recipe's held-out pairs here, the campaign's record kept.
+    models = tmp_path / "models"
+    overrides = [f"--set={key}={json.dumps(value)}" for key, value in STYLE_DATA.items()]
+    recipe = str(REPO_ROOT / "options" / "sanet-vgg16_colour.yml")
+    common = ["train-style", recipe, "--data-root", str(root), "--pairs", "1", *overrides]
+    assert main([*common, "--export", str(models / "sanet.safetensors"),
+                 "--from", str(out / "sanet-vgg16.safetensors")]) == 0
+    published = json.loads((models / "sanet.json").read_text())
+    assert published["held_out_losses"]["pairs"] == 1 and published["campaign"] == card["campaign"]
+    assert published["iterations"] == card["iterations"] and published["validations"] == validations
+    assert load_style_model(models / "sanet.safetensors").decoder is not None
+    # A recipe holding out other images would measure the returned model on images it trained on.
+    assert main([*common, "--set=data.holdout_every=2", "--export", str(models / "other.safetensors"),
+                 "--from", str(out / "sanet-vgg16.safetensors")]) == 2
+    assert "held out other images" in capsys.readouterr().err and not (models / "other.safetensors").exists()
+
+
+def test_style_plan_checks_its_pack_and_fits_the_device_limits(tmp_path, style_pack):
+    from restore.style.gpu_pack import DEFAULT_BUDGET_MIB, StylePackError
+    from restore.training.campaign import MAX_TREE_BYTES, open_campaign, travelling_bytes
+
+    _, _, pack_dir, _ = style_pack
+    plan = _style_plan(tmp_path, pack_dir, **STYLE_DATA)
+    campaign = open_campaign(load_plan(plan, dry_run=True), tmp_path / "o", tmp_path / "w")
+    assert campaign.check() == 4  # the log, and the stage's weights, card and readable card
+    with pytest.raises(CampaignError, match="crop 256 exceeds"):  # the real plan's crops, the tiny pack's images
+        open_campaign(load_plan(plan), tmp_path / "o", tmp_path / "w").check()
+    # The shipped plan reads the whole style split: a pack made for other data is named, not trained on.
+    with pytest.raises(StylePackError, match="rebuild it"):
+        open_campaign(load_plan(_style_plan(tmp_path, pack_dir)), tmp_path / "o", tmp_path / "w").check()
+    with pytest.raises(StylePackError, match="pack_gpu_style_cache.py"):
+        open_campaign(load_plan(_style_plan(tmp_path, tmp_path / "nowhere")), tmp_path / "o", tmp_path / "w").check()
+    raw = yaml.safe_load(_style_plan(tmp_path, pack_dir, **STYLE_DATA).read_text())
+    raw["stages"][0]["init"] = "previous"
+    (tmp_path / "previous.yml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(CampaignError, match="not from a previous stage"):
+        open_campaign(load_plan(tmp_path / "previous.yml", dry_run=True), tmp_path / "o", tmp_path / "w").check()
+    # One plan trains one task.
+    raw = yaml.safe_load(_style_plan(tmp_path, pack_dir).read_text())
+    raw["stages"].append({"name": "rcan-compact", "recipe": "options/rcan-compact_x2_warm.yml"})
+    (tmp_path / "mixed.yml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(CampaignError, match="one task"):
+        open_campaign(load_plan(tmp_path / "mixed.yml"), tmp_path / "o", tmp_path / "w")
+    # The checkout with a pack of the default budget is a tree the device tool takes.
+    assert travelling_bytes([]) + DEFAULT_BUDGET_MIB * 2**20 <= MAX_TREE_BYTES

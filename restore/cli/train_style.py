@@ -15,10 +15,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", metavar="MODEL.safetensors",
                         help="do not train: export the run's checkpoint (float16) and its card, "
                         "e.g. models/sanet-vgg16.safetensors")
+    parser.add_argument("--from", dest="returned", metavar="MODEL.safetensors",
+                        help="with --export: publish this model that scripts/gpu_campaign.sh returned from a lent GPU "
+                        "(its card beside it) instead of the run's checkpoint")
     parser.add_argument("--evaluate", nargs="+", metavar="MODEL.safetensors",
                         help="do not train: the paper's content and style losses of each model on the recipe's "
                         "held-out content/style pairs (lower is better)")
-    parser.add_argument("--pairs", type=int, help="held-out pairs to evaluate (default: all contents or styles)")
+    parser.add_argument("--pairs", type=int,
+                        help="held-out pairs to evaluate or export with (default: all contents or styles)")
     parser.add_argument("--report", metavar="JSON", help="with --evaluate: also write the results here")
     parser.add_argument("--contact-sheet", metavar="IMAGE",
                         help="with --evaluate: draw content, style and outputs at alpha 1 and 0.5 for the first "
@@ -40,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
     options = load_style_options(args.options, parse_overrides(args.set))
     if args.evaluate:
         return _evaluate(options, args)
+    if args.returned and not args.export:
+        print("error: --from names what --export publishes: give --export MODEL.safetensors too", file=sys.stderr)
+        return 2
     if args.export:
         path = export_run(options, args.export, recipe=args.options,
-                          data_root_path=Path(args.data_root) if args.data_root else None)
+                          data_root_path=Path(args.data_root) if args.data_root else None, pairs=args.pairs,
+                          returned=args.returned)
         print(f"wrote {path} and {path.with_suffix('.json')}")
         return 0
     trainer = StyleTrainer(

@@ -105,10 +105,7 @@ def load_bank(root: Path, names: list[str], resize_short: int, log=print) -> Ima
         log(f"decoding {len(names)} images into {pixels_path.parent} (once)")
         stem.parent.mkdir(parents=True, exist_ok=True)
         images = [_decode_resized(root / name, resize_short) for name in names]
-        index, offset = [], 0
-        for image in images:
-            index.append((offset, image.shape[0], image.shape[1]))
-            offset += image.size
+        index = _bank_index(images)
         partial = pixels_path.with_suffix(".u8.partial")
         with partial.open("wb") as stream:
             for image in images:
@@ -128,8 +125,26 @@ def image_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
 
 
-def batch_tensor(bank: ImageBank, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """``count`` random crops as floats in [0, 1]. Shape: -> (count, 3, size, size)."""
+def batch_crops(bank: ImageBank, count: int, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """``count`` random crops, uint8 (what crosses to a GPU: a quarter of the bytes of floats).
+
+    Shape: -> (count, 3, size, size).
+    """
     items = rng.integers(0, len(bank), size=count)
     crops = np.stack([bank.crop(int(item), size, rng) for item in items])
-    return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0)
+    return torch.from_numpy(crops).permute(0, 3, 1, 2)
+
+
+def decoded_bank(images: list[np.ndarray]) -> ImageBank:
+    """An in-memory bank of already decoded images (uint8, (H, W, 3) each), as ``load_bank`` lays them out."""
+    pixels = np.concatenate([np.ascontiguousarray(image).reshape(-1) for image in images])
+    return ImageBank(pixels, _bank_index(images))
+
+
+def _bank_index(images: list[np.ndarray]) -> list[tuple[int, int, int]]:
+    """``(offset, height, width)`` of each image in the flat buffer that holds them one after another."""
+    index, offset = [], 0
+    for image in images:
+        index.append((offset, image.shape[0], image.shape[1]))
+        offset += image.size
+    return index

@@ -59,9 +59,10 @@ def stylised_pairs(network: SANet, root: Path, pairs: list[tuple[str, str]], siz
 
     Shape: yields (1, 3, S, S), (1, 3, S, S), 5 maps, 5 maps, (1, 3, S, S). Call under ``torch.no_grad``.
     """
+    device = next(network.parameters()).device
     for content_name, style_name in pairs:
-        content = image_tensor(load_square(root / content_name, size))
-        style = image_tensor(load_square(root / style_name, size))
+        content = image_tensor(load_square(root / content_name, size)).to(device)
+        style = image_tensor(load_square(root / style_name, size)).to(device)
         content_taps, style_taps = network.encode(content), network.encode(style)
         output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
         yield content, style, content_taps, style_taps, output

@@ -1,4 +1,8 @@
-"""SANet's training losses (paper eq. 6-9): content, style, and the two identity losses."""
+"""SANet's training losses (paper eq. 6-9): content, style, and the two identity losses.
+
+Each is computed in float32 whatever precision the maps come in (bf16 under a GPU's autocast): the style
+statistics are means and variances over every position of a map, and the identity losses small differences.
+"""
 from __future__ import annotations
 
 import torch.nn.functional as F
@@ -12,14 +16,14 @@ def channel_mean_std(features: Tensor, eps: float = 1e-5) -> tuple[Tensor, Tenso
 
     Shape: (B, C, H, W) -> (B, C), (B, C).
     """
-    flat = features.flatten(2)
+    flat = features.flatten(2).float()
     return flat.mean(dim=2), (flat.var(dim=2) + eps).sqrt()
 
 
 def content_loss(output: list[Tensor], content: list[Tensor]) -> Tensor:
     """MSE of the mean-variance-normalised relu4_1 and relu5_1 maps (taps 3 and 4)."""
     return sum(
-        F.mse_loss(mean_variance_norm(output[tap]), mean_variance_norm(content[tap])) for tap in (3, 4)
+        F.mse_loss(mean_variance_norm(output[tap].float()), mean_variance_norm(content[tap].float())) for tap in (3, 4)
     )
 
 
@@ -59,9 +63,9 @@ def normalise_taps(taps: list[Tensor], means: list[Tensor]) -> list[Tensor]:
 
 def identity_pixel_loss(reconstruction: Tensor, image: Tensor) -> Tensor:
     """λ_identity1 term: MSE between I_cc and I_c (or I_ss and I_s) in pixel space."""
-    return F.mse_loss(reconstruction, image)
+    return F.mse_loss(reconstruction.float(), image.float())
 
 
 def identity_feature_loss(reconstruction: list[Tensor], image: list[Tensor]) -> Tensor:
     """λ_identity2 term: summed MSE over all five taps between the reconstruction's and the image's."""
-    return sum(F.mse_loss(a, b) for a, b in zip(reconstruction, image))
+    return sum(F.mse_loss(a.float(), b.float()) for a, b in zip(reconstruction, image))

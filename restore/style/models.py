@@ -33,9 +33,13 @@ def card_path(model_path: Path) -> Path:
 
 
 def write_style_card(model_path: Path, card: dict) -> None:
-    """The JSON card and its readable twin (``<stem>.md``) beside the model file."""
-    card_path(model_path).write_text(json.dumps(card, indent=2) + "\n")
-    model_path.with_suffix(".md").write_text(render_style_card(card))
+    """The JSON card and its readable twin (``<stem>.md``) beside the model file, each replaced atomically (a GPU
+    campaign cut while saving must leave a whole card)."""
+    for path, text in ((card_path(model_path), json.dumps(card, indent=2) + "\n"),
+                       (model_path.with_suffix(".md"), render_style_card(card))):
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(text)
+        partial.replace(path)
 
 
 def render_style_card(card: dict) -> str:
@@ -95,14 +99,13 @@ def _palette_cell(measured: dict) -> str:
             f"{measured['pairs']})")
 
 
-def load_style_model(path: str | os.PathLike | None = None) -> SANet:
-    """Build the VGG-16 SANet and load a style model file strictly (default: the zoo's ``sanet-vgg16``).
+def read_style_parts(path: str | os.PathLike | None = None) -> dict[str, dict[str, torch.Tensor]]:
+    """The ``transformer`` and ``decoder`` state dicts of a style model file (default: the zoo's ``sanet-vgg16``).
 
-    The file's sha256 must match its card when a card sits beside it. Raises WeightsError saying how to
-    get the weights when the file (or the VGG-16 backbone) is missing.
+    The file's sha256 must match its card when a card sits beside it; anything but ``transformer.*`` and
+    ``decoder.*`` is refused. Needs no encoder: how a lent GPU machine, which has only the packed VGG-16
+    layers, starts from the committed model. Raises WeightsError saying how to get a model when it is missing.
     """
-    from restore.style.build import build_sanet
-
     model_path = Path(path) if path is not None else DEFAULT_STYLE_MODEL
     if not model_path.is_file():
         raise WeightsError(f"no style model at {model_path}; {HOW_TO_GET}")
@@ -112,15 +115,27 @@ def load_style_model(path: str | os.PathLike | None = None) -> SANet:
         if expected and sha256_file(model_path) != expected:
             raise WeightsError(f"{model_path} does not match the sha256 pinned in {card.name}")
     state = load_file(str(model_path))
-    network = build_sanet("vgg16")
-    for prefix in _PREFIXES:
-        part = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
-        load_official(getattr(network, prefix.rstrip(".")), part)
     stray = sorted(key for key in state if not key.startswith(_PREFIXES))
     if stray:
         raise WeightsError(
             f"{model_path}: unexpected tensors {stray[:5]} (a style model holds transformer.* and decoder.*)"
         )
+    return {prefix.rstrip("."): {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+            for prefix in _PREFIXES}
+
+
+def load_style_model(path: str | os.PathLike | None = None) -> SANet:
+    """Build the VGG-16 SANet and load a style model file strictly (default: the zoo's ``sanet-vgg16``).
+
+    The file's sha256 must match its card when a card sits beside it. Raises WeightsError saying how to
+    get the weights when the file (or the VGG-16 backbone) is missing.
+    """
+    from restore.style.build import build_sanet
+
+    parts = read_style_parts(path)
+    network = build_sanet("vgg16")
+    for part, state in parts.items():
+        load_official(getattr(network, part), state)
     return network.eval()
 
 
@@ -148,6 +163,12 @@ def export_style_model(checkpoint: str | os.PathLike, output: str | os.PathLike,
 
     state = read_checkpoint_file(checkpoint)
     weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
+    return write_style_model(weights, output, card)
+
+
+def write_style_model(weights: dict[str, torch.Tensor], output: str | os.PathLike, card: dict) -> Path:
+    """``transformer.*`` and ``decoder.*`` weights as a float16 style model file at ``output``, and its card
+    (``card`` with ``file``, ``sha256``, ``bytes`` and ``dtype`` filled in)."""
     output = save_style_tensors(weights, output)
     size, digest = output.stat().st_size, sha256_file(output)
     record = {**card, "file": output.name, "dtype": "float16", "bytes": size, "sha256": digest}

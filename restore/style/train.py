@@ -11,6 +11,7 @@ For the core's exact resume, the batch of iteration t is drawn from ``numpy.rand
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,12 +24,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from restore.checkpoint import load_official
 from restore.errors import RestoreError
 from restore.hashing import sha256_file
 from restore.paths import REPO_ROOT, data_root
 from restore.style import losses
 from restore.style.build import build_sanet
-from restore.style.data import batch_tensor, image_tensor, list_images, load_bank, split_holdout
+from restore.style.data import ImageBank, batch_crops, image_tensor, list_images, load_bank, split_holdout
 from restore.training.core import TrainingRun, read_checkpoint_file, read_log
 from restore.training.hardware import describe_hardware
 from restore.training.recipe import OptionsError, build_options, read_recipe
@@ -72,6 +74,9 @@ class StyleTrainOptions:
     ema: float = 0.0
 
 
+AMP_CHOICES = ("auto", "bf16", "none")
+
+
 @dataclass
 class StyleOptions:
     name: str
@@ -81,6 +86,8 @@ class StyleOptions:
     train: StyleTrainOptions = field(default_factory=StyleTrainOptions)
     threads: int = 0  # 0: torch's default
     device: str = "auto"  # the engine's choice: CUDA, then MPS, then the CPU
+    # bf16 autocast of the networks' passes (the losses stay float32): "auto" on CUDA only, "bf16", or "none".
+    amp: str = "auto"
     checkpoint_every_seconds: int = 120
     log_every: int = 10
     snapshot_every: int = 0  # iterations between kept model snapshots; 0 keeps none
@@ -96,48 +103,75 @@ def load_style_options(path: str | os.PathLike, overrides: dict[str, Any] | None
     values = read_recipe(path, overrides)
     if values.get("task", "style") != "style":
         raise OptionsError(f"{path}: task is {values.get('task')!r}, expected 'style'")
-    return build_options(StyleOptions, values, str(path))
+    options = build_options(StyleOptions, values, str(path))
+    if options.amp not in AMP_CHOICES:
+        raise OptionsError(f"{path}: amp must be one of {', '.join(AMP_CHOICES)}, got {options.amp!r}")
+    return options
+
+
+@dataclass
+class StyleData:
+    """A style run's data when it arrives ready-made instead of from the data root (the lent GPU's pack,
+    ``restore.style.gpu_pack``): decoded training banks, the split they come from, the encoder's weights and
+    the loss network's calibration."""
+
+    contents: ImageBank
+    styles: ImageBank
+    split: dict[str, Any]  # content_train, style_train (counts); content_held_out, style_held_out (names)
+    encoder_state: dict[str, torch.Tensor]  # torchvision VGG-16 features.N.* up to conv5_1
+    loss_channel_means: list[torch.Tensor] | None  # see StyleTrainer.loss_channel_means
 
 
 class StyleTrainer(TrainingRun):
     """The core's style plug-in: the transformer and decoder (``model``, a ModuleDict of the two) train on
-    content/style crops through the frozen encoder."""
+    content/style crops through the frozen encoder. ``data`` replaces the data root (and the encoder's
+    backbone cache) with ready-made data (``StyleData``)."""
 
     CHECKPOINT_NAME = "checkpoint.pt"  # one per run, replaced at every save
 
-    def __init__(self, options: StyleOptions, data_root_path: Path | None = None, log: Callable[[str], None] = print):
+    def __init__(self, options: StyleOptions, data_root_path: Path | None = None, log: Callable[[str], None] = print,
+                 *, data: StyleData | None = None):
         super().__init__(options, device=options.device, threads=options.threads,
                          checkpoint_every_seconds=options.checkpoint_every_seconds, log=log)
-        root = data_root(data_root_path)
-        data = options.data
-        contents, held_contents = split_holdout(list_images(root, data.content), data.holdout_every)
-        styles, held_styles = split_holdout(list_images(root, data.style), data.holdout_every)
-        self.split = {
-            "content_train": len(contents),
-            "style_train": len(styles),
-            "content_held_out": held_contents,
-            "style_held_out": held_styles,
-        }
-        self.contents = load_bank(root, contents, data.resize_short, log)
-        self.styles = load_bank(root, styles, data.resize_short, log)
-        self.network = build_sanet(options.encoder)
+        self.use_bf16 = options.amp == "bf16" or (options.amp == "auto" and self.device.type == "cuda")
+        if data is None:
+            root = data_root(data_root_path)
+            recipe = options.data
+            contents, held_contents = split_holdout(list_images(root, recipe.content), recipe.holdout_every)
+            styles, held_styles = split_holdout(list_images(root, recipe.style), recipe.holdout_every)
+            self.split = {
+                "content_train": len(contents),
+                "style_train": len(styles),
+                "content_held_out": held_contents,
+                "style_held_out": held_styles,
+            }
+            self.contents = load_bank(root, contents, recipe.resize_short, log)
+            self.styles = load_bank(root, styles, recipe.resize_short, log)
+            self.network = build_sanet(options.encoder)
+        else:
+            self.split, self.contents, self.styles = data.split, data.contents, data.styles
+            if options.encoder != "vgg16":
+                raise RestoreError(f"ready-made style data holds a VGG-16 encoder, not {options.encoder!r}")
+            self.network = build_sanet(options.encoder, encoder_weights=False)
+            load_official(self.network.encoder, data.encoder_state)
         self.started_from: dict | None = None
         if options.train.init_from:
             self._init_from(REPO_ROOT / options.train.init_from)
         self.network.to(self.device)
         trained = nn.ModuleDict({"transformer": self.network.transformer, "decoder": self.network.decoder}).train()
         self.attach(trained, torch.optim.Adam(trained.parameters(), lr=options.train.lr))
-        # Calibrated on first use (or restored by ``resume``): see ``loss_channel_means``.
+        # Calibrated on first use (or restored by ``resume``, or given with ``data``): see ``loss_channel_means``.
         self._loss_channel_means: list[torch.Tensor] | None = None
+        if data is not None and data.loss_channel_means is not None and options.train.normalised_loss_features:
+            self._loss_channel_means = [mean.to(self.device) for mean in data.loss_channel_means]
         options.run_dir.mkdir(parents=True, exist_ok=True)
         (options.run_dir / "split.json").write_text(json.dumps(self.split, indent=1) + "\n")
 
     def _init_from(self, path: Path) -> None:
-        from restore.style.models import card_path, load_style_model
+        from restore.style.models import card_path, read_style_parts
 
-        started = load_style_model(path)
-        self.network.transformer.load_state_dict(started.transformer.float().state_dict(), strict=True)
-        self.network.decoder.load_state_dict(started.decoder.float().state_dict(), strict=True)
+        for part, state in read_style_parts(path).items():
+            load_official(getattr(self.network, part), state)
         # The lineage goes into checkpoints and the card: the file at ``path`` may later be replaced by this run.
         card = json.loads(card_path(path).read_text()) if card_path(path).is_file() else {}
         self.started_from = {
@@ -160,11 +194,13 @@ class StyleTrainer(TrainingRun):
         return train.lr / (1.0 + train.lr_decay * iteration)
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The content and style crops of ``iteration`` on the device. Shape: -> (B, 3, S, S) x 2, in [0, 1]."""
         data = self.options.data
         rng = np.random.default_rng([self.options.train.seed, iteration])
-        content = batch_tensor(self.contents, data.batch_size, data.crop, rng)
-        style = batch_tensor(self.styles, data.batch_size, data.crop, rng)
-        return content.to(self.device), style.to(self.device)
+        content = batch_crops(self.contents, data.batch_size, data.crop, rng)
+        style = batch_crops(self.styles, data.batch_size, data.crop, rng)
+        # Made floats on the device: the same values as on the CPU, a quarter of the bytes in transit.
+        return content.to(self.device).float().div_(255.0), style.to(self.device).float().div_(255.0)
 
     @property
     def loss_channel_means(self) -> list[torch.Tensor] | None:
@@ -216,17 +252,29 @@ class StyleTrainer(TrainingRun):
 
     def step(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, float]:
         """One optimiser step; advances the iteration. Shape: (B, 3, S, S), (B, 3, S, S) in [0, 1] -> loss values."""
+        return {name: float(value) for name, value in self._optimise_batch(content, style).items()}
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        # Tensors: the core reads them on logging steps only, so a GPU is not made to wait for every step's losses.
+        return self._optimise_batch(*self.batch(self.iteration))
+
+    def _optimise_batch(self, content: torch.Tensor, style: torch.Tensor) -> dict[str, torch.Tensor]:
         weights = self.options.train.weights
-        terms = self.loss_terms(content, style)
+        _ = self.loss_channel_means  # calibrated (once) outside autocast, in float32
+        with self._autocast():
+            terms = self.loss_terms(content, style)
         total = sum(getattr(weights, name) * value for name, value in terms.items())
         self.optimise(total)
-        return {"total": total.item(), **{name: value.item() for name, value in terms.items()}}
+        return {"total": total.detach(), **{name: value.detach() for name, value in terms.items()}}
 
-    def train_step(self) -> dict[str, float]:
-        return self.step(*self.batch(self.iteration))
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.use_bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def describe(self) -> str:
-        return f"SANet ({self.options.encoder}), crop {self.options.data.crop}"
+        amp = ", bf16 autocast" if self.use_bf16 else ""
+        return f"SANet ({self.options.encoder}), crop {self.options.data.crop}{amp}"
 
     def after_step(self) -> None:
         if self.options.snapshot_every and self.iteration % self.options.snapshot_every == 0:
@@ -342,21 +390,60 @@ def export_run(
     pairs: int | None = None,
     curves_dir: Path | None = REPO_ROOT / "docs" / "curves",
     log: Callable[[str], None] = print,
+    returned: str | os.PathLike | None = None,
 ) -> Path:
     """Export the run's checkpoint to a float16 style model with its card (training record included).
 
-    With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
+    ``returned``: instead of the run's checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent
+    GPU (its card beside it, ``restore.style.campaign``); its card is kept, and its held-out lists must be the
+    recipe's. With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
     (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it
     replaces at ``output``, if any.
     """
     from restore.style.evaluate import held_out_losses, held_out_names, held_out_pairs
-    from restore.style.models import card_path, export_style_model, load_style_model, write_style_card
+    from restore.style.models import card_path, load_style_model, write_style_card, write_style_model
 
+    output = Path(output)
+    if returned is None:
+        card, weights, records = run_card(options, recipe)
+    else:
+        card, weights = _returned_card(Path(returned))
+        records = []
+    if evaluate:
+        root = data_root(data_root_path)
+        contents, styles = held_out_names(options.data.content, options.data.style, options.data.holdout_every, root)
+        if returned is not None and card["held_out"] != {"content": contents, "style": styles}:
+            raise RestoreError(f"{returned}: its run held out other images than this recipe's split (another "
+                               "recipe's data folders): held-out losses would be measured on its training images")
+        pairs = held_out_pairs(contents, styles, pairs)
+        if output.is_file():
+            previous = json.loads(card_path(output).read_text()) if card_path(output).is_file() else {}
+            losses_before = previous.get("held_out_losses")
+            if not losses_before:
+                log(f"measuring the model being replaced ({output}) on {len(pairs)} held-out pairs")
+                losses_before = held_out_losses(load_style_model(output), root, pairs)
+            card["replaces"] = {"iterations": previous.get("iterations"), "sha256": previous.get("sha256"),
+                                "held_out_losses": losses_before}
+    path = write_style_model(weights, output, card)
+    if evaluate:
+        log(f"measuring {path} on {len(pairs)} held-out pairs")
+        card = json.loads(card_path(path).read_text())
+        card["held_out_losses"] = held_out_losses(load_style_model(path), root, pairs)
+        write_style_card(path, card)
+    if curves_dir is not None and records:
+        curve = plot_style_losses(records, Path(curves_dir) / f"{path.stem}.png",
+                                  f"{options.name}: training losses ({card['iterations']} iterations)")
+        log(f"wrote {curve}")
+    return path
+
+
+def run_card(options: StyleOptions, recipe: str | None) -> tuple[dict, dict[str, torch.Tensor], list[dict]]:
+    """The card of the run's checkpoint (as an export writes it, less the file's own entries), the weights it
+    exports (the moving average when the run keeps one) and the run's log records."""
     run_dir = options.run_dir
     checkpoint = run_dir / StyleTrainer.CHECKPOINT_NAME
     if not checkpoint.is_file():
         raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
-    output = Path(output)
     state = read_checkpoint_file(checkpoint)
     records = read_log(run_dir)
     split = json.loads((run_dir / "split.json").read_text())
@@ -383,26 +470,18 @@ def export_run(
         "held_out": {"content": split["content_held_out"], "style": split["style_held_out"]},
         "training_images": {"content": split["content_train"], "style": split["style_train"]},
     }
-    if evaluate:
-        root = data_root(data_root_path)
-        pairs = held_out_pairs(*held_out_names(
-            options.data.content, options.data.style, options.data.holdout_every, root), pairs)
-        if output.is_file():
-            previous = json.loads(card_path(output).read_text()) if card_path(output).is_file() else {}
-            losses_before = previous.get("held_out_losses")
-            if not losses_before:
-                log(f"measuring the model being replaced ({output}) on {len(pairs)} held-out pairs")
-                losses_before = held_out_losses(load_style_model(output), root, pairs)
-            card["replaces"] = {"iterations": previous.get("iterations"), "sha256": previous.get("sha256"),
-                                "held_out_losses": losses_before}
-    path = export_style_model(checkpoint, output, card)
-    if evaluate:
-        log(f"measuring {path} on {len(pairs)} held-out pairs")
-        card = json.loads(card_path(path).read_text())
-        card["held_out_losses"] = held_out_losses(load_style_model(path), root, pairs)
-        write_style_card(path, card)
-    if curves_dir is not None and records:
-        curve = plot_style_losses(records, Path(curves_dir) / f"{path.stem}.png",
-                                  f"{options.name}: training losses ({state['iteration']} iterations)")
-        log(f"wrote {curve}")
-    return path
+    weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
+    return card, weights, records
+
+
+def _returned_card(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The card and weights of a model scripts/gpu_campaign.sh returned (sha256 checked against the card)."""
+    from restore.style.models import card_path, read_style_parts
+
+    if not card_path(path).is_file():
+        raise RestoreError(f"{path}: no card {card_path(path).name} beside it (scripts/gpu_campaign.sh writes one)")
+    card = json.loads(card_path(path).read_text())
+    if "campaign" not in card:
+        raise RestoreError(f"{card_path(path)} is not a GPU campaign's card (no campaign entry)")
+    weights = {f"{part}.{key}": value for part, state in read_style_parts(path).items() for key, value in state.items()}
+    return {key: value for key, value in card.items() if key not in ("file", "dtype", "bytes", "sha256")}, weights

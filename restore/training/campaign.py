@@ -38,6 +38,7 @@ from restore.training.options import Options, load_options, validate
 
 MAX_FILES = 8
 MAX_FILE_BYTES = 16 * 2**20
+MAX_TREE_BYTES = 64 * 2**20  # the working tree that travels to the lent machine, carried folders included
 LOG_NAME = "campaign.log"
 SCHEDULE_MARGIN = 0.97  # the schedule's re-estimated total aims a little short of the deadline
 INITIAL_TOTAL = 10**7  # while calibrating, the cosine stays at its peak
@@ -110,7 +111,7 @@ def _repo_path(path: str | os.PathLike) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def _repo_relative(path: Path) -> str:
+def repo_relative(path: Path) -> str:
     path = path.resolve()
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
@@ -197,7 +198,7 @@ class Campaign:
         self.work.mkdir(parents=True, exist_ok=True)
         files = self.check()
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.log(f"campaign {_repo_relative(self.plan.source) if self.plan.source else '-'}"
+        self.log(f"campaign {repo_relative(self.plan.source) if self.plan.source else '-'}"
                  f"{' (dry run)' if self.plan.dry_run else ''}: {len(self.plan.stages)} stages in "
                  f"{self.plan.minutes} min on {device}, {files} files into {self.out}")
         for index, stage in enumerate(self.plan.stages):
@@ -300,7 +301,7 @@ class Campaign:
         training: dict[str, Any] = {
             "recipe": stage.recipe,
             "campaign": {
-                "plan": _repo_relative(self.plan.source) if self.plan.source else None,
+                "plan": repo_relative(self.plan.source) if self.plan.source else None,
                 "stage": index + 1,
                 "overrides": stage.set,
                 "init": stage.init,
@@ -367,6 +368,28 @@ class Campaign:
                 f"../shared/datasets/{', '.join(manifest['sources'])} "
                 f"(seed {manifest['seed']}, flattest {manifest['flat_fraction_dropped']:.0%} dropped); "
                 "no benchmark set")
+
+
+def travelling_bytes(carried: list[Path]) -> int:
+    """Bytes a device call sends from this checkout: its tracked and untracked-but-not-ignored files (git's
+    view), plus the ignored folders ``carried``. A symbolic link travels as a link and is not counted."""
+    import subprocess
+
+    listing = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPO_ROOT, capture_output=True, check=True).stdout
+    files = [REPO_ROOT / name for name in listing.decode().split("\0") if name]
+    for folder in carried:
+        files += folder.rglob("*")
+    return sum(path.stat().st_size for path in files if path.is_file() and not path.is_symlink())
+
+
+def open_campaign(plan: Plan, out: Path, work: Path, log: Callable[[str], None] = print) -> Campaign:
+    """The campaign that runs ``plan``: this module's for SR recipes, ``restore.style.campaign``'s for style
+    recipes (``task: style``)."""
+    from restore.style.campaign import StyleCampaign, is_style_plan
+
+    kind = StyleCampaign if is_style_plan([stage.recipe for stage in plan.stages]) else Campaign
+    return kind(plan, out, work, log=log)
 
 
 def default_out() -> Path:
