@@ -237,7 +237,7 @@ def summarise(rows: list[dict[str, Any]], costs: dict[str, float]) -> dict[str, 
         for name in ("set5", "set14"):
             scores = [run[f"{name}_psnr"] for run in runs if run.get(f"{name}_psnr") is not None]
             entry[name] = statistics.mean(scores) if scores else None
-            entry[f"{name}_spread"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
+            entry[f"{name}_spread"] = statistics.stdev(scores) if len(scores) > 1 else None
         summary[variant] = entry
     return summary
 
@@ -245,7 +245,8 @@ def summarise(rows: list[dict[str, Any]], costs: dict[str, float]) -> dict[str, 
 def _score(entry: dict[str, Any], name: str) -> str:
     if entry[name] is None:
         return "–"
-    return f"{entry[name]:.3f} ± {entry[f'{name}_spread']:.3f}"
+    spread = entry[f"{name}_spread"]
+    return f"{entry[name]:.3f}" + (f" ± {spread:.3f}" if spread is not None else " (one seed)")
 
 
 def _cost(value: float | None, digits: int = 1) -> str:
@@ -260,7 +261,7 @@ def _place(network: dict[str, Any]) -> str:
 
 def beats_se(summary: dict[str, dict[str, Any]], variants: list[str]) -> list[tuple[str, float]]:
     """Variants whose mean Set5 exceeds se's by more than the larger of the two seed spreads."""
-    if "se" not in summary or summary["se"]["set5"] is None:
+    if "se" not in summary or summary["se"]["set5"] is None or len(summary["se"]["seeds"]) < 2:
         return []
     base = summary["se"]
     found = []
@@ -288,7 +289,10 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
         f"`{_relative(plan.recipe)}`: `options/rcan-compact_x2.yml`'s shape, data and recipe). Every run gets the "
         f"same CPU core-time ({budget} core-minutes, one thread), not the same number of steps: its cosine "
         "schedule is sized to its own measured iterations per core-second, so a cheap block trains longer than "
-        f"an expensive one. Seeds {seeds} for every variant"
+        "an expensive one. The rates come from one timing of every variant, interleaved in one process "
+        "(`--measure-throughputs`, `benchmarks/results/attention_ablation_throughput.json`): timed one at a time "
+        "on a busy machine, minutes apart, `none` had come out 26% slower than its interleaved rate and its first "
+        f"run had trained 731 steps where 989 were its due (Set5 34.61 against 34.93 when rerun). Seeds {seeds} for every variant"
         + (f", seed {plan.third_seed} for the top {plan.third_top} by mean Set5" if plan.third_seed is not None else "")
         + ". Scores: restore's benchmark (the papers' protocol: Y-PSNR, border = scale, uint8 output) of the EMA "
         "weights; mean ± sample standard deviation over seeds. GFLOPs and CPU ms: one forward on a 256x256 LR "
