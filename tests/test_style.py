@@ -280,16 +280,23 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert (out / "a_s1+s2.png").is_file()
 
 
-def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _vgg16_backbone_or_skip()
+def _photos_and_paintings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
+    """A style data root at ``tmp_path / "data"`` (folders photos/ and paintings/, ``count`` 48x40 images each),
+    with the crop cache kept under ``tmp_path``."""
     from restore.io.image import write_image
-    from restore.style.train import StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
 
     monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
     for folder, seed in (("photos", 20), ("paintings", 30)):
         (tmp_path / "data" / folder).mkdir(parents=True)
-        for index in range(3):
+        for index in range(count):
             write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+
+
+def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _vgg16_backbone_or_skip()
+    from restore.style.train import StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
+
+    _photos_and_paintings(tmp_path, monkeypatch, count=3)
     options = StyleOptions(
         name="tiny",
         data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
@@ -387,14 +394,9 @@ def test_a_checkpoint_written_before_the_training_core_resumes_exactly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _vgg16_backbone_or_skip()
-    from restore.io.image import write_image
     from restore.style.train import StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
 
-    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
-    for folder, seed in (("photos", 20), ("paintings", 30)):
-        (tmp_path / "data" / folder).mkdir(parents=True)
-        for index in range(2):
-            write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+    _photos_and_paintings(tmp_path, monkeypatch)
     options = StyleOptions(
         name="old",
         data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
@@ -469,14 +471,9 @@ def test_zero_weight_loss_terms_are_not_computed_so_reconstruction_recipes_train
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _vgg16_backbone_or_skip()
-    from restore.io.image import write_image
     from restore.style.train import LossWeights, StyleDataOptions, StyleOptions, StyleTrainer, StyleTrainOptions
 
-    monkeypatch.setattr("restore.style.data.cache_dir", lambda: tmp_path / "cache")
-    for folder, seed in (("photos", 20), ("paintings", 30)):
-        (tmp_path / "data" / folder).mkdir(parents=True)
-        for index in range(2):
-            write_image(tmp_path / "data" / folder / f"{index}.png", _image(40, 48, seed + index))
+    _photos_and_paintings(tmp_path, monkeypatch)
     options = StyleOptions(
         name="reconstruction",
         data=StyleDataOptions(content=["photos"], style=["paintings"], resize_short=32, crop=32, batch_size=1),
