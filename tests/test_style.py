@@ -578,6 +578,11 @@ def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
     sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
     with Image.open(sheet) as image:
         assert image.size == (4 * 48, 22 + 2 * 48)
+    # The palette option scores the outputs stylize gives by default: in the painting's colours, closer to it.
+    matched = held_out_losses(network, tmp_path, pairs, size=64, palette="painting")
+    assert losses["palette"] == "network" and matched["palette"] == "painting"
+    assert matched["palette_distance"] < losses["palette_distance"]
+    assert matched["reconstruction_psnr"] == losses["reconstruction_psnr"]
 
 
 def test_normalised_loss_features_let_colour_count_in_the_style_loss(
