@@ -233,7 +233,14 @@ def _moments(array: np.ndarray, region: tuple[slice, slice] = (slice(None), slic
     return lab_moments(torch.from_numpy(np.ascontiguousarray(array[region])).permute(2, 0, 1)[None].float() / 255)
 
 
-def test_palette_painting_takes_the_paintings_lab_mean_and_spread() -> None:
+@pytest.fixture()
+def uncapped_spread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The random test model's output is far flatter than a trained one's (its last layer is damped to stay
+    mid-range); lift the cap on stretching its spread so the moments themselves can be checked."""
+    monkeypatch.setattr("restore.style.stylize.MAX_SPREAD_GAIN", float("inf"))
+
+
+def test_palette_painting_takes_the_paintings_lab_mean_and_spread(uncapped_spread: None) -> None:
     network = _deterministic_model()
     content, style = _mid_range(48, 64, 20, (120, 130, 140)), _mid_range(40, 40, 21, (170, 120, 70))
     painting_mean, painting_std = _moments(style)
@@ -245,7 +252,7 @@ def test_palette_painting_takes_the_paintings_lab_mean_and_spread() -> None:
     torch.testing.assert_close(std, painting_std, atol=0.3, rtol=0)
 
 
-def test_palette_target_blends_with_alpha_and_mixes_with_the_style_weights() -> None:
+def test_palette_target_blends_with_alpha_and_mixes_with_the_style_weights(uncapped_spread: None) -> None:
     network = _deterministic_model()
     content, style_a, style_b = (_mid_range(48, 64, 22, (120, 130, 140)), _mid_range(40, 40, 23, (170, 120, 70)),
                                  _mid_range(40, 40, 24, (110, 140, 125)))
@@ -258,7 +265,7 @@ def test_palette_target_blends_with_alpha_and_mixes_with_the_style_weights() -> 
     torch.testing.assert_close(std, 0.25 * a_std + 0.75 * b_std, atol=0.3, rtol=0)
 
 
-def test_palette_matches_each_mask_region_to_its_own_painting() -> None:
+def test_palette_matches_each_mask_region_to_its_own_painting(uncapped_spread: None) -> None:
     network = _deterministic_model()
     content, style_a, style_b = (_mid_range(48, 64, 25, (120, 130, 140)), _mid_range(40, 40, 26, (170, 120, 70)),
                                  _mid_range(40, 40, 27, (110, 140, 125)))
@@ -268,6 +275,20 @@ def test_palette_matches_each_mask_region_to_its_own_painting() -> None:
     for region, style in (((slice(None), slice(0, 40)), style_a), ((slice(None), slice(40, None)), style_b)):
         for found, wanted in zip(_moments(output, region), _moments(style)):
             torch.testing.assert_close(found, wanted, atol=0.3, rtol=0)
+
+
+def test_palette_stretches_a_spread_at_most_max_spread_gain_times() -> None:
+    from restore.style.stylize import MAX_SPREAD_GAIN, match_moments
+
+    generator = torch.Generator().manual_seed(3)
+    faint = 0.5 + 0.01 * torch.rand(1, 3, 16, 16, generator=generator, dtype=torch.float64)
+    mean, std = lab_moments(faint)
+    target_mean, target_std = mean + torch.tensor([5.0, -3.0, 4.0], dtype=torch.float64), std * 50
+    found_mean, found_std = lab_moments(match_moments(faint, None, target_mean, target_std))
+    torch.testing.assert_close(found_mean, target_mean)
+    torch.testing.assert_close(found_std, std * MAX_SPREAD_GAIN)
+    flat = torch.full((1, 3, 8, 8), 0.5, dtype=torch.float64)
+    assert match_moments(flat, None, target_mean, target_std).flatten(2).std(dim=2).max() < 1e-9
 
 
 def test_preserve_color_replaces_the_palette_and_unknown_palettes_are_refused() -> None:

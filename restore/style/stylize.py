@@ -58,8 +58,10 @@ STYLE_MAX_SIDE = 1024
 CONTENT_MIN_SIDE = 17
 # What colours the output takes: the painting's L*a*b* mean and spread, or the decoder's own.
 PALETTES = ("painting", "network")
-# Keeps a flat (single-colour) channel from dividing by zero when its spread is rescaled.
-_MIN_SPREAD = 1e-6
+# The most a channel's spread is stretched: a (nearly) flat output, e.g. of a flat content, would otherwise have
+# its faint texture stretched into noise at the painting's spread (a flat grey came out with line jumps of 70
+# levels). The held-out outputs need about 1.5 (they carry 0.67 of their painting's chroma).
+MAX_SPREAD_GAIN = 4.0
 # Image rows per band of the banded encoder (and, divided by IMAGE_MULTIPLE, of the decoder); the result does
 # not depend on it, memory does.
 BAND_ROWS = 256
@@ -207,13 +209,14 @@ def lab_moments(image: Tensor, weights: Tensor | None = None) -> tuple[Tensor, T
 
 def match_moments(image: Tensor, weights: Tensor | None, target_mean: Tensor, target_std: Tensor) -> Tensor:
     """``image`` with its L*a*b* channels shifted and scaled so that, over the pixels ``weights`` counts, their
-    mean and standard deviation are the targets; unclamped RGB in the image's dtype.
+    mean and standard deviation are the targets (a spread grows at most ``MAX_SPREAD_GAIN`` times); unclamped
+    RGB in the image's dtype.
 
     Shape: (1, 3, H, W) in [0, 1], weights (H, W) or None, (3,), (3,) -> (1, 3, H, W).
     """
     mean, std = lab_moments(image, weights)
     lab = rgb_to_lab(image.to(torch.float64))
-    scale = (target_std / std.clamp_min(_MIN_SPREAD))[:, None, None]
+    scale = (target_std / std.clamp_min(1e-12)).clamp_max(MAX_SPREAD_GAIN)[:, None, None]
     matched = (lab - mean[:, None, None]) * scale + target_mean[:, None, None]
     return lab_to_rgb(matched).to(image.dtype)
 
