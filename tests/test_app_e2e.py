@@ -138,6 +138,17 @@ def test_style_methods_run_and_the_preview_shows_the_painting_beside_the_result(
             assert (np.abs(painting - resized).mean() < 1) == near
 
 
+def test_the_painting_colours_box_reaches_the_stylizer(client: object, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    _style_model_or_skip()
+    content, warm, _ = _style_inputs(tmp_path)
+    summaries = {ticked: client.predict(handle_file(str(content)), [handle_file(str(warm))], 1.0, False, "sanet",
+                                        "the content's", 10, 5, ticked, api_name="/stylize")[1]
+                 for ticked in (True, False)}
+    assert "the network's colours" not in summaries[True] and "the network's colours" in summaries[False]
+
+
 def test_optimize_refuses_several_paintings_in_the_page(client: object, tmp_path: Path) -> None:
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError

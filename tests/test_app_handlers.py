@@ -137,6 +137,11 @@ def test_style_with_a_model_file_renders_the_content_size(tmp_path: Path) -> Non
     assert result.image.shape == (20, 28, 3) and result.image.dtype == np.uint8
     np.testing.assert_array_equal(load(result.output_path).pixels, result.image)
     assert "in the style of style0, style1 (sanet, alpha 0.50, colours kept)" in result.summary
+    # The page's "take the painting's colours" box reaches stylize: unticked, the decoder's own colours.
+    painted = handlers.stylize_image(content, styles, 1.0, config=config)
+    raw = handlers.stylize_image(content, styles, 1.0, palette="network", config=config)
+    assert "the network's colours" in raw.summary and "the network's colours" not in painted.summary
+    assert not np.array_equal(painted.image, raw.image)
     assert handlers.style_model_notice(model_file) == "Style model: `random-sanet.safetensors`."
     # The preview: the result, then a column with both paintings (6 rows each: (20 - 8) // 2), on white.
     gap = handlers.PREVIEW_GAP

@@ -176,6 +176,26 @@ def test_stylize_takes_q_and_refuses_alpha_outside_0_1_as_a_usage_error(tmp_path
         assert "expected a number in [0, 1]" in capsys.readouterr().err
 
 
+def test_stylize_passes_palette_to_sanet_and_defaults_to_the_paintings(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from restore.cli import stylize
+    from restore.style import models
+
+    stylize_module = importlib.import_module("restore.style.stylize")  # the package's name is the function
+    seen = []
+    monkeypatch.setattr(models, "load_style_model", lambda path: "model")
+    monkeypatch.setattr(stylize_module, "stylize", lambda content, styles, **options: seen.append(options["palette"]))
+    parser = argparse.ArgumentParser()
+    stylize.add_arguments(parser)
+    for extra, palette in (([], "painting"), (["--palette", "network"], "network")):
+        args = parser.parse_args(["c.png", "--style", "s.png", "-o", "out", *extra])
+        stylize._renderer(args, None)("c.png", ["style"])
+        assert seen[-1] == palette
+    with pytest.raises(SystemExit):
+        parser.parse_args(["c.png", "--style", "s.png", "-o", "out", "--palette", "photo"])
+
+
 def test_written_images_get_plain_file_permissions(tmp_path: Path) -> None:
     path = write_image(tmp_path / "a.png", np.zeros((4, 4, 3), np.uint8))
     assert path.stat().st_mode & 0o777 == _plain_file_mode()

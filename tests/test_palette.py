@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from restore.metrics.color import rgb_to_lab
+from restore.metrics.color import lab_to_rgb, rgb_to_lab
 from restore.metrics.palette import palette_distance, sliced_wasserstein
 
 
@@ -14,6 +14,15 @@ def test_rgb_to_lab_matches_reference_values() -> None:
     lab = rgb_to_lab(colours)[:, 0].T
     expected = torch.tensor([[100.0, 0, 0], [0, 0, 0], [53.24, 80.09, 67.20], [32.30, 79.19, -107.86]])
     assert torch.allclose(lab, expected, atol=0.05)
+
+
+def test_lab_to_rgb_inverts_rgb_to_lab_including_near_black() -> None:
+    generator = torch.Generator().manual_seed(2)
+    # Random colours, the gamut's corners, and values on both sides of the linear segments near black.
+    rgb = torch.cat([torch.rand(3, 16, 16, generator=generator, dtype=torch.float64).flatten(1),
+                     torch.tensor([[0.0, 1, 0.002, 0.0404, 0.0405, 1], [0, 1, 0.001, 0, 0.5, 0], [0, 1, 0, 0.03, 1, 1]],
+                                  dtype=torch.float64)], dim=1).reshape(3, 1, -1)
+    assert torch.allclose(lab_to_rgb(rgb_to_lab(rgb)), rgb, atol=1e-9)
 
 
 def test_palette_distance_is_zero_for_the_same_colours_in_any_layout_and_grows_with_shift() -> None:

@@ -19,7 +19,7 @@ from restore.checkpoint import CheckpointError
 from restore.errors import DataError, WeightsError
 from restore.metrics.color import rgb_to_ycbcr
 from restore.style.build import build_sanet, load_official_sanet
-from restore.style.stylize import reflect_margin, stylize
+from restore.style.stylize import lab_moments, reflect_margin, stylize
 
 
 def _fixture(conformance_dir: Path, name: str) -> dict[str, Tensor]:
@@ -148,7 +148,7 @@ def test_even_sizes_take_the_unpadded_path() -> None:
 def test_alpha_zero_decodes_the_content_self_transform() -> None:
     network = _deterministic_model()
     content, style = _image(40, 56, 1), _image(32, 32, 2)
-    output = stylize(content, style, alpha=0.0, model=network, content_residual=False)
+    output = stylize(content, style, alpha=0.0, model=network, content_residual=False, palette="network")
     with torch.no_grad():
         # The whole reflected margin decoded, then cropped: stylize keeps only the decoder's halo of it.
         image = torch.from_numpy(content).permute(2, 0, 1)[None].float() / 255
@@ -175,12 +175,12 @@ def test_content_residual_adds_back_what_the_decoder_loses_in_proportion() -> No
         inside = (..., slice(ENCODER_HALO, ENCODER_HALO + 40), slice(ENCODER_HALO, ENCODER_HALO + 56))
         expected = (network.decode(blend)[inside] + 0.6 * (image - network.decode(own)[inside])).clamp(0, 1) * 255
     expected = expected[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
-    output = stylize(content, style, alpha=0.4, model=network)
+    output = stylize(content, style, alpha=0.4, model=network, palette="network")
     assert np.abs(output.astype(int) - expected.astype(int)).max() <= 1
     # At alpha 1 nothing is added.
     assert np.array_equal(stylize(content, style, model=network),
                           stylize(content, style, model=network, content_residual=False))
-    assert not np.array_equal(output, stylize(content, style, alpha=1.0, model=network))
+    assert not np.array_equal(output, stylize(content, style, alpha=1.0, model=network, palette="network"))
 
 
 def test_mask_routes_each_style_to_its_region() -> None:
@@ -188,15 +188,16 @@ def test_mask_routes_each_style_to_its_region() -> None:
     content, style_a, style_b = _image(64, 128, 3), _image(48, 48, 4), _image(48, 48, 5)
     labels = np.zeros((64, 128), dtype=np.int64)
     labels[:, 64:] = 1
-    routed = stylize(content, [style_a, style_b], mask=labels, model=network).astype(int)
-    only_a = stylize(content, style_a, model=network).astype(int)
-    only_b = stylize(content, style_b, model=network).astype(int)
+    routed = stylize(content, [style_a, style_b], mask=labels, model=network, palette="network").astype(int)
+    only_a = stylize(content, style_a, model=network, palette="network").astype(int)
+    only_b = stylize(content, style_b, model=network, palette="network").astype(int)
     # Beyond the decoder's receptive field (~26 px at relu4_1 / 8) each region is its own style's output.
     assert np.abs(routed[:, :24] - only_a[:, :24]).max() <= 1
     assert np.abs(routed[:, 104:] - only_b[:, 104:]).max() <= 1
     assert np.abs(only_a[:, :24] - only_b[:, :24]).max() > 5
     soft = [(labels == 0).astype(np.float32), (labels == 1).astype(np.float32)]
-    assert np.array_equal(stylize(content, [style_a, style_b], mask=soft, model=network), routed.astype(np.uint8))
+    assert np.array_equal(stylize(content, [style_a, style_b], mask=soft, model=network, palette="network"),
+                          routed.astype(np.uint8))
 
 
 def test_style_weights_select_and_mix() -> None:
@@ -221,6 +222,82 @@ def test_preserve_color_keeps_the_content_chroma() -> None:
     assert torch.quantile(chroma_error.flatten(), 0.99) < 2.0
     plain_error = (to_ycbcr(stylize(content, style, model=network))[1:] - to_ycbcr(content)[1:]).abs()
     assert plain_error.mean() > 3 * chroma_error.mean()
+
+
+def _mid_range(height: int, width: int, seed: int, tint: tuple[int, int, int]) -> np.ndarray:
+    """A textured picture around ``tint``, far enough from 0 and 255 that matching its moments clamps nothing."""
+    return (0.35 * _image(height, width, seed) + 0.65 * np.array(tint)).astype(np.uint8)
+
+
+def _moments(array: np.ndarray, region: tuple[slice, slice] = (slice(None), slice(None))) -> tuple[Tensor, Tensor]:
+    return lab_moments(torch.from_numpy(np.ascontiguousarray(array[region])).permute(2, 0, 1)[None].float() / 255)
+
+
+@pytest.fixture()
+def uncapped_spread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The random test model's output is far flatter than a trained one's (its last layer is damped to stay
+    mid-range); lift the cap on stretching its spread so the moments themselves can be checked."""
+    monkeypatch.setattr("restore.style.stylize.MAX_SPREAD_GAIN", float("inf"))
+
+
+def test_palette_painting_takes_the_paintings_lab_mean_and_spread(uncapped_spread: None) -> None:
+    network = _deterministic_model()
+    content, style = _mid_range(48, 64, 20, (120, 130, 140)), _mid_range(40, 40, 21, (170, 120, 70))
+    painting_mean, painting_std = _moments(style)
+    raw_mean, _ = _moments(stylize(content, style, model=network, palette="network"))
+    assert (raw_mean - painting_mean).abs().max() > 5, "the test needs a network whose colours differ from the painting's"
+    mean, std = _moments(stylize(content, style, model=network))
+    # Tolerance: the uint8 rounding of the output (< 0.5 level per channel) moves L*a*b* moments by well under 0.5.
+    torch.testing.assert_close(mean, painting_mean, atol=0.3, rtol=0)
+    torch.testing.assert_close(std, painting_std, atol=0.3, rtol=0)
+
+
+def test_palette_target_blends_with_alpha_and_mixes_with_the_style_weights(uncapped_spread: None) -> None:
+    network = _deterministic_model()
+    content, style_a, style_b = (_mid_range(48, 64, 22, (120, 130, 140)), _mid_range(40, 40, 23, (170, 120, 70)),
+                                 _mid_range(40, 40, 24, (110, 140, 125)))
+    (content_mean, content_std), (a_mean, a_std), (b_mean, b_std) = map(_moments, (content, style_a, style_b))
+    mean, std = _moments(stylize(content, style_a, alpha=0.3, model=network))
+    torch.testing.assert_close(mean, 0.3 * a_mean + 0.7 * content_mean, atol=0.3, rtol=0)
+    torch.testing.assert_close(std, 0.3 * a_std + 0.7 * content_std, atol=0.3, rtol=0)
+    mean, std = _moments(stylize(content, [style_a, style_b], style_weights=[1, 3], model=network))
+    torch.testing.assert_close(mean, 0.25 * a_mean + 0.75 * b_mean, atol=0.3, rtol=0)
+    torch.testing.assert_close(std, 0.25 * a_std + 0.75 * b_std, atol=0.3, rtol=0)
+
+
+def test_palette_matches_each_mask_region_to_its_own_painting(uncapped_spread: None) -> None:
+    network = _deterministic_model()
+    content, style_a, style_b = (_mid_range(48, 64, 25, (120, 130, 140)), _mid_range(40, 40, 26, (170, 120, 70)),
+                                 _mid_range(40, 40, 27, (110, 140, 125)))
+    labels = np.zeros((48, 64), dtype=np.int64)
+    labels[:, 40:] = 1
+    output = stylize(content, [style_a, style_b], mask=labels, model=network)
+    for region, style in (((slice(None), slice(0, 40)), style_a), ((slice(None), slice(40, None)), style_b)):
+        for found, wanted in zip(_moments(output, region), _moments(style)):
+            torch.testing.assert_close(found, wanted, atol=0.3, rtol=0)
+
+
+def test_palette_stretches_a_spread_at_most_max_spread_gain_times() -> None:
+    from restore.style.stylize import MAX_SPREAD_GAIN, match_moments
+
+    generator = torch.Generator().manual_seed(3)
+    faint = 0.5 + 0.01 * torch.rand(1, 3, 16, 16, generator=generator, dtype=torch.float64)
+    mean, std = lab_moments(faint)
+    target_mean, target_std = mean + torch.tensor([5.0, -3.0, 4.0], dtype=torch.float64), std * 50
+    found_mean, found_std = lab_moments(match_moments(faint, None, target_mean, target_std))
+    torch.testing.assert_close(found_mean, target_mean)
+    torch.testing.assert_close(found_std, std * MAX_SPREAD_GAIN)
+    flat = torch.full((1, 3, 8, 8), 0.5, dtype=torch.float64)
+    assert match_moments(flat, None, target_mean, target_std).flatten(2).std(dim=2).max() < 1e-9
+
+
+def test_preserve_color_replaces_the_palette_and_unknown_palettes_are_refused() -> None:
+    network = _deterministic_model()
+    content, style = _mid_range(40, 48, 28, (120, 130, 140)), _mid_range(40, 40, 29, (170, 120, 70))
+    assert np.array_equal(stylize(content, style, preserve_color=True, model=network),
+                          stylize(content, style, preserve_color=True, model=network, palette="network"))
+    with pytest.raises(ValueError, match="palette must be one of painting, network"):
+        stylize(content, style, model=network, palette="photo")
 
 
 def test_size_resizes_the_long_side() -> None:
@@ -522,6 +599,11 @@ def test_held_out_losses_and_contact_sheet(tmp_path: Path) -> None:
     sheet = contact_sheet(network, tmp_path, pairs, tmp_path / "sheet.png", cell=48)
     with Image.open(sheet) as image:
         assert image.size == (4 * 48, 22 + 2 * 48)
+    # The palette option scores the outputs stylize gives by default: in the painting's colours, closer to it.
+    matched = held_out_losses(network, tmp_path, pairs, size=64, palette="painting")
+    assert losses["palette"] == "network" and matched["palette"] == "painting"
+    assert matched["palette_distance"] < losses["palette_distance"]
+    assert matched["reconstruction_psnr"] == losses["reconstruction_psnr"]
 
 
 def test_normalised_loss_features_let_colour_count_in_the_style_loss(

@@ -78,6 +78,8 @@ def test_cli_method_optimize_writes_outputs_and_refuses_sanet_only_options(tmp_p
     assert read_image(tmp_path / "out" / "photo_painting.png").shape == (18, 24, 3)
     assert main([*common, "--mix"]) == 2
     assert "--mix: only for --method sanet" in capsys.readouterr().err
+    assert main([*common, "--palette", "network"]) == 2
+    assert "--palette: only for --method sanet" in capsys.readouterr().err
     assert main([*common, "--iterations", "0,3"]) == 2
     assert main(["stylize", str(tmp_path / "photo.png"), "--style", str(tmp_path / "painting.png"), "-o",
                  str(tmp_path / "out"), "--iterations", "2,1"]) == 2

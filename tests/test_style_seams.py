@@ -64,8 +64,8 @@ def test_banded_stylize_equals_the_whole_image_pass_at_odd_sizes(height: int, wi
     content, style = _textured(height, width, 1, spread=60), _textured(45, 61, 2, spread=60)
     joints = band_joints(height, band_rows)
     assert joints["encoder"] and joints["decoder"], "the bands must actually split this picture"
-    whole = stylize(content, style, alpha=0.7, model=network, band_rows=1 << 20).astype(int)
-    banded = stylize(content, style, alpha=0.7, model=network, band_rows=band_rows).astype(int)
+    whole = stylize(content, style, alpha=0.7, model=network, band_rows=1 << 20, palette="network").astype(int)
+    banded = stylize(content, style, alpha=0.7, model=network, band_rows=band_rows, palette="network").astype(int)
     # Bands and the whole picture may sum convolutions in another order: a rare rounding flip, never more.
     difference = np.abs(banded - whole)
     assert difference.max() <= 1 and difference.mean() < 0.01, (difference.max(), difference.mean())
@@ -75,11 +75,11 @@ def test_too_little_encoder_halo_would_show(monkeypatch: pytest.MonkeyPatch) -> 
     """The equality above is not vacuous: bands read with 16 rows of context instead of 96 differ."""
     network = _deterministic_model()
     content, style = _textured(131, 67, 1, spread=60), _textured(45, 61, 2, spread=60)
-    whole = stylize(content, style, model=network, band_rows=1 << 20).astype(int)
+    whole = stylize(content, style, model=network, band_rows=1 << 20, palette="network").astype(int)
     encode = SANet.encode_in_bands
     monkeypatch.setattr(SANet, "encode_in_bands",
                         lambda self, image, keep=(3, 4), band=256, halo=96: encode(self, image, keep, band, 16))
-    assert np.abs(stylize(content, style, model=network, band_rows=32).astype(int) - whole).max() > 10
+    assert np.abs(stylize(content, style, model=network, band_rows=32, palette="network").astype(int) - whole).max() > 10
 
 
 # ------------------------------------------------------------------------------------ borders
@@ -89,7 +89,7 @@ def test_flat_content_comes_out_flat_to_every_edge_and_joint(shipped_model: SANe
     """Before issue 22 a flat grey in Starry Night's style came out framed by dark and coloured bands ~30 px
     deep: line jumps of 10-28 levels at the edges where the interior has none."""
     content = np.full((173, 139, 3), 128, np.uint8)
-    output = stylize(content, STARRY_NIGHT, model=shipped_model, band_rows=SMALL_BANDS)
+    output = stylize(content, STARRY_NIGHT, model=shipped_model, band_rows=SMALL_BANDS, palette="network")
     assert band_joints(173, SMALL_BANDS)["encoder"]
     for axis in (0, 1):
         assert line_jumps(output, axis).max() < 0.5
@@ -103,7 +103,7 @@ def test_seam_measure_passes_the_stylizer_and_flags_deliberately_bad_versions(
     content, style = _textured(211, 173, 1), read_image(STARRY_NIGHT)
     joints = band_joints(211, SMALL_BANDS)
     places = joints["encoder"] + joints["decoder"]
-    checks = seam_checks(stylize(content, style, model=shipped_model, band_rows=SMALL_BANDS), places)
+    checks = seam_checks(stylize(content, style, model=shipped_model, band_rows=SMALL_BANDS, palette="network"), places)
     assert len(checks) == 4 + len(places)
     assert not [check for check in checks if check.is_seam], checks
 
@@ -123,7 +123,7 @@ def test_seam_measure_passes_the_stylizer_and_flags_deliberately_bad_versions(
     monkeypatch.setattr(SANet, "decode_in_bands",
                         lambda self, features, size=None, band=32, halo=8: decode(self, features, size, band, 0))
     unhaloed = {check.where: check.jump for check in seam_checks(
-        stylize(content, style, model=shipped_model, band_rows=SMALL_BANDS), joints["decoder"])}
+        stylize(content, style, model=shipped_model, band_rows=SMALL_BANDS, palette="network"), joints["decoder"])}
     assert all(unhaloed[row] > 1.4 * haloed[row] for row in joint_rows), (haloed, unhaloed)
     assert all(abs(unhaloed[edge] - haloed[edge]) < 0.2 * haloed[edge] for edge in ("top", "bottom", "left", "right"))
 

@@ -372,6 +372,7 @@ def stylize_image(
     method: str = "sanet",
     size: int | None = None,
     iterations: Sequence[int] | None = None,
+    palette: str = "painting",
     config: AppConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> StyleResult:
@@ -379,7 +380,8 @@ def stylize_image(
 
     ``method``: "sanet" (the trained network; several paintings are mixed equally) or "optimize" (the pixels
     optimised against VGG-16, one painting, ``iterations`` = L-BFGS iterations at the first and at each finer
-    scale; ``alpha`` does not apply). ``size``: the long side of the result (None: the content's own).
+    scale; ``alpha`` and ``palette`` do not apply). ``size``: the long side of the result (None: the content's own).
+    ``palette``: "painting" (the painting's L*a*b* mean and spread) or "network" (the decoder's own colours).
     ``progress(done, total)`` follows optimize's loss evaluations.
 
     Shape: content (H, W, C) -> (H, W, 3), or the long side ``size``.
@@ -415,8 +417,8 @@ def stylize_image(
                 load_style_model(model_path)  # raises the API's WeightsError, which says how to get a model
             network = _style_network(str(model_path), model_path.stat().st_mtime_ns)
             pixels = stylize(content, styles, alpha=float(alpha), preserve_color=bool(preserve_color), size=size,
-                             model=network)
-            how = f"sanet, alpha {float(alpha):.2f}"
+                             model=network, palette=palette)
+            how = f"sanet, alpha {float(alpha):.2f}" + (", the network's colours" if palette == "network" else "")
     except ValueError as exc:
         raise RestoreError(f"cannot stylize with these settings: {exc}") from exc
     seconds = time.perf_counter() - started

@@ -140,6 +140,8 @@ def _style_tab(config: AppConfig) -> None:
                 alpha = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="Alpha (sanet; 0: the content, 1: fully "
                                   "stylized)", scale=2)
                 keep_colours = gr.Checkbox(value=False, label="Keep the content's colours", scale=1)
+                painting_colours = gr.Checkbox(value=True, label="Take the painting's colours (sanet)", scale=1,
+                                               elem_id="style-painting-colours")
             with gr.Accordion("Optimize: L-BFGS iterations", open=False):
                 with gr.Row():
                     first = gr.Slider(10, 400, value=DEFAULT_ITERATIONS[0], step=10, label="At 128 px",
@@ -166,13 +168,14 @@ def _style_tab(config: AppConfig) -> None:
 
     def stylize(content_path: str | None, style_paths: list[str] | None, strength: float, preserve_color: bool,
                 method_choice: str, size_choice: str, first_iterations: float, finer_iterations: float,
-                progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str]:
+                take_painting_colours: bool = True, progress: gr.Progress = gr.Progress()) -> tuple[Any, str, str]:
         def optimizing(done: int, total: int) -> None:
             progress(min(1.0, done / total), desc=f"optimize: {done} of at most {total} loss evaluations")
 
         result = handlers.stylize_image(content_path, style_paths, strength, preserve_color, method=method_choice,
                                         size=_size_value(size_choice),
-                                        iterations=(int(first_iterations), int(finer_iterations)), config=config,
+                                        iterations=(int(first_iterations), int(finer_iterations)),
+                                        palette="painting" if take_painting_colours else "network", config=config,
                                         progress=optimizing)
         return result.preview, result.summary, str(result.output_path)
 
@@ -189,7 +192,8 @@ def _style_tab(config: AppConfig) -> None:
     settings = [content, styles, method, size, alpha, first, finer]
     gr.on([field.change for field in settings], shown_in_page(estimated), inputs=settings, outputs=estimate,
           api_name="style_estimate", concurrency_limit=None)
-    run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours, method, size, first, finer],
+    run.click(shown_in_page(stylize), inputs=[content, styles, alpha, keep_colours, method, size, first, finer,
+                                                      painting_colours],
               outputs=[image, status, download], api_name="stylize")
 
 

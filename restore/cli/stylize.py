@@ -10,6 +10,8 @@ from restore.io.suffixes import IMAGE_SUFFIXES
 
 HELP = "Transfer the style of one or more style images onto content images (every content x style pair, or --mix)."
 METHODS = ("sanet", "optimize")
+# restore.style.stylize.PALETTES, spelled here so that --help does not import torch.
+PALETTES = ("painting", "network")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-content-residual", dest="content_residual", action="store_false",
                         help="at --alpha < 1, blend features only (AdaIN's way) instead of also adding back the "
                              "content detail the decoder loses; by default --alpha 0 returns the content")
-    parser.add_argument("--preserve-color", action="store_true", help="keep the content's colours (chroma)")
+    parser.add_argument("--preserve-color", action="store_true",
+                        help="keep the content's colours (chroma); replaces --palette")
+    parser.add_argument("--palette", choices=PALETTES, default="painting",
+                        help="painting (default): match the output's L*a*b* mean and spread to the painting's "
+                        "(blended with the content's by --alpha); network: the trained decoder's own colours")
     parser.add_argument("--mix", action="store_true", help="blend all styles into one output per content")
     parser.add_argument("--style-weights", help="comma-separated weights for --mix, e.g. 0.7,0.3")
     parser.add_argument("--size", type=int, help="resize so the long side is N pixels (default: keep the size)")
@@ -132,10 +138,11 @@ def _renderer(args: argparse.Namespace, weights: list[float] | None):
         model = load_style_model(args.model)
         return lambda content, styles: stylize(content, styles, alpha=args.alpha, preserve_color=args.preserve_color,
                                                style_weights=weights, size=args.size, model=model,
-                                               content_residual=args.content_residual)
+                                               content_residual=args.content_residual, palette=args.palette)
     unsupported = [flag for flag, given in (("--mix", args.mix), ("--model", args.model is not None),
                                             ("--alpha", args.alpha != 1.0),
-                                            ("--no-content-residual", not args.content_residual)) if given]
+                                            ("--no-content-residual", not args.content_residual),
+                                            ("--palette", args.palette != "painting")) if given]
     if unsupported:
         raise RestoreError(f"{', '.join(unsupported)}: only for --method sanet (optimize renders one style at full "
                            "strength and uses no model)")

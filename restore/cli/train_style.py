@@ -24,6 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs", type=int,
                         help="held-out pairs to evaluate or export with (default: all contents or styles)")
     parser.add_argument("--report", metavar="JSON", help="with --evaluate: also write the results here")
+    parser.add_argument("--palette", choices=("network", "painting"), default="network",
+                        help="with --evaluate: score the decoder's own colours (network, the default, comparable with "
+                        "earlier numbers) or the outputs with the painting's L*a*b* mean and spread, as restore "
+                        "stylize gives them by default (painting); also what --contact-sheet draws")
     parser.add_argument("--contact-sheet", metavar="IMAGE",
                         help="with --evaluate: draw content, style and outputs at alpha 1 and 0.5 for the first "
                         "model on 6 held-out pairs")
@@ -79,9 +83,9 @@ def _evaluate(options, args: argparse.Namespace) -> int:
     results = {}
     for model_path in args.evaluate:
         network = load_style_model(model_path)
-        results[model_path] = held_out_losses(network, root, pairs)
+        results[model_path] = held_out_losses(network, root, pairs, palette=args.palette)
         row = results[model_path]
-        print(f"{model_path}: content {row['content_loss']:.4f}  style {row['style_loss']:.4f}  "
+        print(f"{model_path} (palette: {args.palette}): content {row['content_loss']:.4f}  style {row['style_loss']:.4f}  "
               f"(against another pair's style {row['style_loss_mismatched']:.4f})  "
               f"alpha-0 reconstruction {row['reconstruction_psnr']:.2f} dB  palette distance to the painting "
               f"{row['palette_distance']:.2f} (another pair's painting {row['palette_distance_mismatched']:.2f}, the "
@@ -89,7 +93,7 @@ def _evaluate(options, args: argparse.Namespace) -> int:
               f"{len(pairs)})  ({len(pairs)} held-out pairs)", flush=True)
         if args.contact_sheet and model_path == args.evaluate[0]:
             sheet = contact_sheet(network, root, held_out_pairs(contents, styles, 6), Path(args.contact_sheet),
-                                  optimize=args.with_optimize)
+                                  optimize=args.with_optimize, palette=args.palette)
             print(f"wrote {sheet}")
     if args.report:
         Path(args.report).write_text(json.dumps({"pairs": pairs, "results": results}, indent=1) + "\n")

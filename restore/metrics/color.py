@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["rgb_to_lab", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = ["lab_to_rgb", "rgb_to_lab", "rgb_to_y", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
 # Rows give Y, Cb, Cr from R, G, B in [0, 1]; offsets land them on the [0, 255] scale.
 _RGB_TO_YCBCR = (
@@ -81,6 +81,10 @@ _LINEAR_RGB_TO_XYZ = (
     (0.0193339, 0.1191920, 0.9503041),
 )
 _D65_WHITE = (0.95047, 1.0, 1.08883)
+# Below this sRGB value the transfer curve is linear; the same point bounds both directions.
+_SRGB_KNEE = 0.04045
+# CIE's cube root gives way to a straight line below (6/29)^3.
+_LAB_DELTA = 6.0 / 29.0
 
 
 def rgb_to_lab(image: Tensor) -> Tensor:
@@ -90,12 +94,31 @@ def rgb_to_lab(image: Tensor) -> Tensor:
     """
     _check_rgb(image, "rgb_to_lab")
     rgb = image.clamp(0, 1)
-    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    linear = torch.where(rgb <= _SRGB_KNEE, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     matrix = torch.tensor(_LINEAR_RGB_TO_XYZ, dtype=rgb.dtype, device=rgb.device)
     white = torch.tensor(_D65_WHITE, dtype=rgb.dtype, device=rgb.device)[:, None, None]
     xyz = torch.einsum("oc,...chw->...ohw", matrix, linear) / white
     # CIE's cube root with its linear segment near black.
-    delta = 6.0 / 29.0
+    delta = _LAB_DELTA
     f = torch.where(xyz > delta**3, xyz.clamp_min(delta**3) ** (1.0 / 3.0), xyz / (3 * delta**2) + 4.0 / 29.0)
     fx, fy, fz = f.unbind(-3)
     return torch.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb(lab: Tensor) -> Tensor:
+    """Inverse of :func:`rgb_to_lab`: CIE L*a*b* (D65) to sRGB, unclamped (colours outside the sRGB gamut
+    land outside [0, 1]; callers clamp).
+
+    Shape: (..., 3, H, W) -> (..., 3, H, W), in the input's float dtype.
+    """
+    _check_rgb(lab, "lab_to_rgb")
+    lightness, a, b = lab.unbind(-3)
+    fy = (lightness + 16.0) / 116.0
+    f = torch.stack([fy + a / 500.0, fy, fy - b / 200.0], dim=-3)
+    delta = _LAB_DELTA
+    xyz = torch.where(f > delta, f**3, 3 * delta**2 * (f - 4.0 / 29.0))
+    white = torch.tensor(_D65_WHITE, dtype=lab.dtype, device=lab.device)[:, None, None]
+    inverse = torch.linalg.inv(torch.tensor(_LINEAR_RGB_TO_XYZ, dtype=torch.float64)).to(lab.dtype).to(lab.device)
+    linear = torch.einsum("oc,...chw->...ohw", inverse, xyz * white)
+    knee = _SRGB_KNEE / 12.92
+    return torch.where(linear <= knee, linear * 12.92, 1.055 * linear.clamp_min(knee) ** (1.0 / 2.4) - 0.055)

@@ -9,6 +9,10 @@ resolution the losses are computed at; lower is better for both losses.
 Beside the losses: the palette distance (sliced Wasserstein distance between L*a*b* colour distributions,
 ``restore.metrics.palette``) of each output to its painting, next to the content photo's own distance to that
 painting, and the alpha-0 reconstruction PSNR.
+
+``palette``: "network" (the default here, so numbers stay comparable with earlier models') scores the decoder's
+own colours; "painting" first applies the palette matching ``stylize`` applies by default
+(``restore.style.stylize.take_palette``, the same function), so the numbers say what users get.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from restore.archs.sanet import SANet
 from restore.metrics.palette import palette_distance
 from restore.style import losses
 from restore.style.data import image_tensor, list_images, split_holdout
+from restore.style.stylize import PALETTES, take_palette
 
 
 def held_out_names(content_folders: list[str], style_folders: list[str], holdout_every: int,
@@ -54,8 +59,9 @@ def load_square(path: Path, size: int) -> np.ndarray:
         return np.asarray(image.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
-def stylised_pairs(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int):
-    """For each pair, square-loaded at ``size``: content, style, their taps, and the alpha-1 output in [0, 1].
+def stylised_pairs(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int, palette: str = "network"):
+    """For each pair, square-loaded at ``size``: content, style, their taps, and the alpha-1 output in [0, 1],
+    with ``palette="painting"`` in the painting's L*a*b* moments as ``stylize`` gives it.
 
     Shape: yields (1, 3, S, S), (1, 3, S, S), 5 maps, 5 maps, (1, 3, S, S). Call under ``torch.no_grad``.
     """
@@ -65,11 +71,14 @@ def stylised_pairs(network: SANet, root: Path, pairs: list[tuple[str, str]], siz
         style = image_tensor(load_square(root / style_name, size)).to(device)
         content_taps, style_taps = network.encode(content), network.encode(style)
         output = network.decode(network.transform(content_taps, style_taps)).clamp(0, 1)
+        if palette == "painting":
+            output = take_palette(output, content, [style], alpha=1.0).clamp(0, 1)
         yield content, style, content_taps, style_taps, output
 
 
 @torch.no_grad()
-def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256) -> dict:
+def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], size: int = 256,
+                    palette: str = "network") -> dict:
     """Mean paper content and style losses of ``network``'s stylisations (alpha 1) over ``pairs``, and two checks.
 
     ``style_loss_mismatched``: the same outputs' style loss against the *next* pair's style. A model that paints
@@ -80,14 +89,17 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     ``palette_distance_content`` (the content photo's own distance to that painting, what no transfer scores) and
     ``palette_closer_pairs`` (how many outputs are closer to their painting than their content is) and
     ``palette_distance_mismatched`` (the same outputs against the next pair's painting: an output in one palette
-    whatever the painting scores about the same on both).
+    whatever the painting scores about the same on both). ``palette``: whose colours the outputs carry
+    ("network" or "painting", see the module's docstring); recorded in the result.
     """
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
     network.eval()
     content_values, psnr_values, palette_output, palette_content = [], [], [], []
     outputs, paintings = [], []
     # Only the channel statistics are needed for the style losses: keep them, not the full maps.
     output_statistics, style_statistics = [], []
-    for content, style, content_taps, style_taps, output in stylised_pairs(network, root, pairs, size):
+    for content, style, content_taps, style_taps, output in stylised_pairs(network, root, pairs, size, palette):
         output_taps = network.encode(output)
         palette_output.append(palette_distance(output, style))
         palette_content.append(palette_distance(content, style))
@@ -106,6 +118,7 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
     return {
         "pairs": len(pairs),
         "size": size,
+        "palette": palette,
         "content_loss": float(np.mean(content_values)),
         "style_loss": float(np.mean(style_values)),
         "style_loss_mismatched": float(np.mean(mismatched_values)),
@@ -119,9 +132,11 @@ def held_out_losses(network: SANet, root: Path, pairs: list[tuple[str, str]], si
 
 
 def contact_sheet(network: SANet, root: Path, pairs: list[tuple[str, str]], output: Path,
-                  cell: int = 192, alphas: tuple[float, ...] = (1.0, 0.5), optimize: bool = False) -> Path:
-    """One row per pair: content, style, then the stylisation at each alpha and, with ``optimize``, the pixel
-    optimisation of ``restore.style.optimize`` (the yardstick; minutes per row); written as PNG or JPEG."""
+                  cell: int = 192, alphas: tuple[float, ...] = (1.0, 0.5), optimize: bool = False,
+                  palette: str = "network") -> Path:
+    """One row per pair: content, style, then the stylisation at each alpha (``stylize``'s ``palette``) and, with
+    ``optimize``, the pixel optimisation of ``restore.style.optimize`` (the yardstick; minutes per row); written as
+    PNG or JPEG."""
     from restore.style.optimize import optimize_stylize
     from restore.style.stylize import stylize
 
@@ -134,7 +149,8 @@ def contact_sheet(network: SANet, root: Path, pairs: list[tuple[str, str]], outp
     for row, (content_name, style_name) in enumerate(pairs):
         content = load_square(root / content_name, cell)
         style = load_square(root / style_name, cell)
-        cells = [content, style] + [stylize(content, style, alpha=alpha, model=network) for alpha in alphas]
+        cells = [content, style] + [stylize(content, style, alpha=alpha, model=network, palette=palette)
+                                 for alpha in alphas]
         if optimize:
             cells.append(optimize_stylize(content, style, encoder=network.encoder))
         for column, array in enumerate(cells):

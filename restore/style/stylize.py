@@ -11,7 +11,15 @@ Everything that blends happens on the transformed relu4_1-resolution features, b
 - masks: ``Σ_k m_k · T(c, s_k)`` with the masks area-averaged to feature resolution and normalised per
   position, so each region is decoded from its own style's features.
 
-Colour preservation keeps the content's chroma: the output's BT.601 luma with the content's Cb and Cr.
+Palette (issue 22): the decoder alone carries about two thirds of a painting's chroma and barely moves the
+output's mean colour towards it (docs/style.md), so by default (``palette="painting"``) the decoded output's
+per-channel mean and standard deviation in CIE L*a*b* are matched to the painting's (Reinhard et al., "Color
+Transfer between Images", 2001; the colour control of Gatys et al., CVPR 2017). The target moves with alpha
+(``alpha`` · painting + ``(1 - alpha)`` · content), mixes with the style weights, and follows the mask region
+by region. ``palette="network"`` keeps the decoder's own colours.
+
+Colour preservation keeps the content's chroma: the output's BT.601 luma with the content's Cb and Cr; it
+replaces the palette matching (the two ask for opposite colours).
 
 Borders: the VGG-16 encoder zero-pads every convolution, so within ~66 pixels of an edge its features see
 black beyond the picture, and the attention paints those edge features as strokes of the painting: a frame
@@ -35,7 +43,7 @@ from torch import Tensor
 from restore.archs.sanet import DECODER_HALO, ENCODER_HALO, IMAGE_MULTIPLE, SANet, band_spans, pad_to_multiple
 from restore.errors import DataError
 from restore.io.image import read_image
-from restore.metrics.color import rgb_to_ycbcr, ycbcr_to_rgb
+from restore.metrics.color import lab_to_rgb, rgb_to_lab, rgb_to_ycbcr, ycbcr_to_rgb
 from restore.style.data import image_tensor
 
 ImageInput = Union[str, os.PathLike, np.ndarray]
@@ -48,6 +56,12 @@ STYLE_MAX_SIDE = 1024
 # image (its relu5_1 was a single position). The margin removed that failure (a 2x2 content now renders); the
 # floor stays as documented (docs/security.md): such a picture is almost all its own reflections.
 CONTENT_MIN_SIDE = 17
+# What colours the output takes: the painting's L*a*b* mean and spread, or the decoder's own.
+PALETTES = ("painting", "network")
+# The most a channel's spread is stretched: a (nearly) flat output, e.g. of a flat content, would otherwise have
+# its faint texture stretched into noise at the painting's spread (a flat grey came out with line jumps of 70
+# levels). It binds on none of the 43 held-out pairs (docs/style.md).
+MAX_SPREAD_GAIN = 4.0
 # Image rows per band of the banded encoder (and, divided by IMAGE_MULTIPLE, of the decoder); the result does
 # not depend on it, memory does.
 BAND_ROWS = 256
@@ -129,8 +143,9 @@ def _resize_long_side(array: np.ndarray, long_side: int) -> np.ndarray:
     return np.array(Image.fromarray(array).resize((width, height), Image.BICUBIC))
 
 
-def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feature_shape: tuple[int, int]) -> Tensor:
-    """Per-style weights at feature resolution, summing to 1 at every position. Shape: -> (K, 1, h, w)."""
+def _region_masks(mask: MaskInput, n_styles: int, shape: tuple[int, int]) -> Tensor:
+    """The mask as one float map per style, checked against the style count and content size.
+    Shape: -> (K, H, W)."""
     if isinstance(mask, np.ndarray) and mask.ndim == 2 and np.issubdtype(mask.dtype, np.integer):
         labels = torch.from_numpy(mask.astype(np.int64))
         if labels.min() < 0 or labels.max() >= n_styles:
@@ -142,12 +157,21 @@ def _region_weights(mask: MaskInput, n_styles: int, shape: tuple[int, int], feat
             raise ValueError(f"give one (H, W) mask per style: {n_styles} styles, masks of shape {tuple(masks.shape)}")
     if tuple(masks.shape[1:]) != shape:
         raise ValueError(f"mask size {tuple(masks.shape[1:])} differs from the content size {shape}")
-    padded = _padded_content(masks[None])
-    pooled = F.adaptive_avg_pool2d(padded, feature_shape)[0].clamp_min(0)
-    total = pooled.sum(dim=0, keepdim=True)
+    return masks
+
+
+def _share_per_position(masks: Tensor) -> Tensor:
+    """Masks normalised to sum 1 at every position. Shape: (K, H, W) -> (K, H, W)."""
+    masks = masks.clamp_min(0)
+    total = masks.sum(dim=0, keepdim=True)
     # Positions no mask covers fall back to an even mix instead of decoding zero features.
-    pooled = torch.where(total > 0, pooled / total.clamp_min(1e-12), torch.full_like(pooled, 1.0 / n_styles))
-    return pooled[:, None]
+    return torch.where(total > 0, masks / total.clamp_min(1e-12), torch.full_like(masks, 1.0 / masks.shape[0]))
+
+
+def _region_weights(masks: Tensor, feature_shape: tuple[int, int]) -> Tensor:
+    """Per-style weights at feature resolution, summing to 1 at every position. Shape: (K, H, W) -> (K, 1, h, w)."""
+    padded = _padded_content(masks[None])
+    return _share_per_position(F.adaptive_avg_pool2d(padded, feature_shape)[0])[:, None]
 
 
 def _normalised_weights(style_weights: Sequence[float] | None, n_styles: int) -> list[float]:
@@ -165,6 +189,64 @@ def _preserve_colour(output: Tensor, content: Tensor) -> Tensor:
     """Output luma with content chroma. Shape: (1, 3, H, W) x2 in [0, 255] -> (1, 3, H, W)."""
     output_ycc, content_ycc = rgb_to_ycbcr(output), rgb_to_ycbcr(content)
     return ycbcr_to_rgb(torch.cat([output_ycc[:, :1], content_ycc[:, 1:]], dim=1))
+
+
+def lab_moments(image: Tensor, weights: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and standard deviation of an RGB image's L*a*b* colours, each pixel counted by
+    ``weights`` (default: all equally), the statistics Reinhard et al. transfer.
+
+    Shape: (1, 3, H, W) in [0, 1], weights (H, W) or None -> (3,), (3,).
+    """
+    lab = rgb_to_lab(image[0].to(torch.float64)).flatten(1)
+    if weights is None:
+        weights = torch.ones(lab.shape[1], dtype=torch.float64, device=lab.device)
+    weights = weights.reshape(-1).to(lab)
+    share = weights / weights.sum().clamp_min(1e-12)
+    mean = lab @ share
+    std = (((lab - mean[:, None]) ** 2) @ share).sqrt()
+    return mean, std
+
+
+def match_moments(image: Tensor, weights: Tensor | None, target_mean: Tensor, target_std: Tensor) -> Tensor:
+    """``image`` with its L*a*b* channels shifted and scaled so that, over the pixels ``weights`` counts, their
+    mean and standard deviation are the targets (a spread grows at most ``MAX_SPREAD_GAIN`` times); unclamped
+    RGB in the image's dtype.
+
+    Shape: (1, 3, H, W) in [0, 1], weights (H, W) or None, (3,), (3,) -> (1, 3, H, W).
+    """
+    mean, std = lab_moments(image, weights)
+    lab = rgb_to_lab(image.to(torch.float64))
+    scale = (target_std / std.clamp_min(1e-12)).clamp_max(MAX_SPREAD_GAIN)[:, None, None]
+    matched = (lab - mean[:, None, None]) * scale + target_mean[:, None, None]
+    return lab_to_rgb(matched).to(image.dtype)
+
+
+def take_palette(output: Tensor, content: Tensor, styles: Sequence[Tensor], alpha: float,
+                 style_weights: Sequence[float] | None = None, regions: Tensor | None = None) -> Tensor:
+    """The painting's palette on a decoded ``output``: its L*a*b* moments matched to
+    ``alpha`` · painting's + ``(1 - alpha)`` · content's, so alpha 0 asks for the content's own colours.
+
+    Several ``styles`` mix their moments with ``style_weights`` (default: equal). ``regions`` (one share map per
+    style, summing to 1 at every pixel) instead matches each region, its output and content pixels counted by
+    the style's share, to its own painting, and blends the matched images by the same shares.
+    Shape: (1, 3, H, W), (1, 3, H, W), K x (1, 3, H_k, W_k), regions (K, H, W) or None; all in [0, 1]
+    -> (1, 3, H, W), unclamped.
+    """
+    painting_moments = [lab_moments(style) for style in styles]
+
+    def target(painting: tuple[Tensor, Tensor], weights: Tensor | None) -> tuple[Tensor, Tensor]:
+        content_mean, content_std = lab_moments(content, weights)
+        return alpha * painting[0] + (1 - alpha) * content_mean, alpha * painting[1] + (1 - alpha) * content_std
+
+    if regions is None:
+        shares = _normalised_weights(style_weights, len(styles))
+        mixed = (sum(w * mean for w, (mean, _) in zip(shares, painting_moments)),
+                 sum(w * std for w, (_, std) in zip(shares, painting_moments)))
+        return match_moments(output, None, *target(mixed, None))
+    regions = regions.to(output)
+    # A style whose region is empty has no pixels to match (and its moments would divide by zero).
+    return sum(share * match_moments(output, share, *target(moments, share))
+               for share, moments in zip(regions, painting_moments) if share.sum() > 0)
 
 
 def _resolve_model(model: SANet | str | os.PathLike | None) -> SANet:
@@ -186,6 +268,7 @@ def stylize(
     model: SANet | str | os.PathLike | None = None,
     band_rows: int = BAND_ROWS,
     content_residual: bool = True,
+    palette: str = "painting",
 ) -> np.ndarray:
     """Render ``content`` in the style of one or several style images; return uint8 (H, W, 3).
 
@@ -199,7 +282,12 @@ def stylize(
     banded encoder and decoder (a multiple of 16); the output does not depend on it, the memory does.
     ``content_residual``: at alpha < 1, add ``(1 - alpha)`` times what the decoder loses reconstructing the
     content (alpha 0 returns the content); False gives the plain feature blend of the AdaIN paper.
+    ``palette``: "painting" (default) matches the output's L*a*b* mean and spread to the painting's (blended
+    with the content's by alpha, mixed by the style weights, per region with a mask); "network" keeps the
+    decoder's colours. With ``preserve_color`` the content's chroma is kept and no palette is matched.
     """
+    if palette not in PALETTES:
+        raise ValueError(f"palette must be one of {', '.join(PALETTES)}, got {palette!r}")
     if band_rows < 16 or band_rows % 16:
         raise ValueError(f"band_rows must be a positive multiple of 16, got {band_rows}")
     if not 0.0 <= alpha <= 1.0:
@@ -224,6 +312,7 @@ def stylize(
         raise DataError(f"the content image is {width}x{height}; style transfer needs at least "
                         f"{CONTENT_MIN_SIDE}x{CONTENT_MIN_SIDE} pixels (resize it, e.g. with --size or size=, or upscale it first)")
 
+    masks = _region_masks(mask, len(style_arrays), (height, width)) if mask is not None else None
     if alpha == 0 and content_residual:  # D(T(c, c)) + (c - D(T(c, c))): the content itself
         return content_array.copy()
     with torch.inference_mode():
@@ -236,7 +325,7 @@ def stylize(
                 for style in style_arrays
             ]
             if mask is not None:
-                weights = _region_weights(mask, len(stylised), (height, width), tuple(stylised[0].shape[-2:]))
+                weights = _region_weights(masks, tuple(stylised[0].shape[-2:]))
                 mixed = sum(w.to(device) * f for w, f in zip(weights, stylised))
             else:
                 mixed = sum(w * f for w, f in zip(_normalised_weights(style_weights, len(stylised)), stylised))
@@ -258,7 +347,14 @@ def stylize(
         output = decode(features)
         if alpha < 1 and content_residual:
             output = output + (1.0 - alpha) * (content_image - decode(own))
-        output = output.clamp(0, 1) * 255.0
+        output = output.clamp(0, 1)
+        if palette == "painting" and not preserve_color:
+            # Moments of the paintings as this call sees them (after their resize), so the output takes
+            # the colours of the paintings the user is shown.
+            paintings = [image_tensor(style).to(device) for style in style_arrays]
+            regions = _share_per_position(masks) if masks is not None else None
+            output = take_palette(output, content_image, paintings, alpha, style_weights, regions).clamp(0, 1)
+        output = output * 255.0
         if preserve_color:
             output = _preserve_colour(output, content_image * 255.0)
         pixels = output[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
