@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 from restore.app import AppConfig, launch
 from restore.paths import REPO_ROOT
 from restore.style.models import DEFAULT_STYLE_MODEL
+from loopback import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -38,12 +38,6 @@ def _browser_missing(reason: str) -> None:
     if os.environ.get("RESTORE_REQUIRE_BROWSER") == "1":
         pytest.fail(f"RESTORE_REQUIRE_BROWSER=1 but {reason}; run scripts/ci_browser_setup.sh")
     pytest.skip(f"{reason}; scripts/ci_browser_setup.sh installs it (RESTORE_REQUIRE_BROWSER=1 makes this fail)")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +66,7 @@ def browser() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def app_url(datasets_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = AppConfig(output_dir=tmp_path_factory.mktemp("app-outputs"), data_root=str(datasets_dir), device="cpu")
-    demo = launch(config, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    demo = launch(config, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url
     finally:

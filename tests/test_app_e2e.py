@@ -1,7 +1,6 @@
 """The app served on 127.0.0.1 and driven over HTTP with gradio_client: upload, queue, download, limits."""
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,16 +9,11 @@ import pytest
 
 from restore.app import AppConfig, launch
 from restore.io import load, save
+from loopback import free_port
 
 PIXEL_LIMIT = 4096
 # Gradio's queue calls pandas options that pandas 3 deprecates; that is Gradio's business, not the app's.
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -15,15 +14,10 @@ import pytest
 from restore.cli.app import DEFAULT_HOST, DEFAULT_PORT, resolve_address
 from restore.errors import RestoreError
 from restore.paths import REPO_ROOT
+from loopback import free_port
 
 # A loaded two-core machine imports gradio and torch and builds the page before it serves.
 START_SECONDS = 240
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_flags_win_over_gradio_variables_which_win_over_defaults() -> None:
@@ -62,6 +56,6 @@ def _serve(arguments: list[str], environment: dict[str, str], tmp_path: Path) ->
 @pytest.mark.slow
 def test_app_py_serves_on_the_port_it_was_given_and_says_so(tmp_path: Path) -> None:
     # The variable is set too: the flag wins (resolve_address's test covers the variable alone).
-    from_flag, from_variable = _free_port(), _free_port()
+    from_flag, from_variable = free_port(), free_port()
     url = _serve(["--port", str(from_flag)], {"GRADIO_SERVER_PORT": str(from_variable)}, tmp_path)
     assert url.startswith(f"http://127.0.0.1:{from_flag}")

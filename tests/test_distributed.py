@@ -11,7 +11,6 @@ import io
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import save_file
 
+from loopback import free_port
 from restore.cli import main
 from restore.distributed import World, balanced_shares
 from restore.hashing import sha256_file
@@ -50,12 +50,6 @@ def _doc_commands() -> dict[str, list[str]]:
 def test_docs_give_the_commands_these_tests_run() -> None:
     assert sorted(_doc_commands()) == ["one-machine bench", "one-machine train", "one-machine upscale",
                                        "several-machines train", "several-machines upscale"]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _env(models: Path | None = None, cache: Path | None = None) -> dict[str, str]:
@@ -86,7 +80,7 @@ def _run_doc_line(
         return [subprocess.run(_as_launched(words, replace, 2), cwd=cwd, env=env, capture_output=True, text=True,
                                timeout=300)]
     endpoint = next(word for word in words if word.startswith("--rdzv-endpoint=")).split("=", 1)[1]
-    replace = {**replace, f"--rdzv-endpoint={endpoint}": f"--rdzv-endpoint=127.0.0.1:{_free_port()}"}
+    replace = {**replace, f"--rdzv-endpoint={endpoint}": f"--rdzv-endpoint=127.0.0.1:{free_port()}"}
     nodes = [subprocess.Popen(_as_launched(words, replace, 1), cwd=cwd, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     finished = []
@@ -240,7 +234,7 @@ def test_a_rank_dying_mid_batch_leaves_no_partial_output_and_a_rerun_completes_i
 
 def test_ranks_given_different_arguments_refuse_before_any_work(tmp_path: Path) -> None:
     photos = _photos(tmp_path / "photos")
-    port = str(_free_port())
+    port = str(free_port())
     ranks = []
     for rank in range(2):
         env = {**_env(), "RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "1",

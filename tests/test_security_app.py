@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -20,17 +19,12 @@ from restore.app import AppConfig, launch
 from restore.app.jobs import JOB_MARKER, new_job_folder, prepare_output_root
 from restore.errors import RestoreError
 from restore.io import load, save
+from loopback import free_port
 
 PIXEL_LIMIT = 4096
 WORK_LIMIT = 10_000  # a 12x10 image at x4 is 1,920 output pixels; with the 8-pass ensemble 15,360
 JOB_NAME = re.compile(r"job-[0-9a-f]{32}")
 pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_app_browser import WAIT_SECONDS, _free_port, browser  # noqa: F401  (browser: the shared fixture)
+from loopback import free_port
+from test_app_browser import WAIT_SECONDS, browser  # noqa: F401  (browser: the shared fixture)
 
 from restore.app import AppConfig, launch
 from restore.io import save
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::Warning:gradio.queueing")
 @pytest.fixture(scope="module")
 def small_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = AppConfig(max_pixels=1024, output_dir=tmp_path_factory.mktemp("app-outputs"), device="cpu")
-    demo = launch(config, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    demo = launch(config, port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield demo.local_url
     finally:
