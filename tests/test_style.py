@@ -16,7 +16,7 @@ from torch import Tensor
 from restore.archs.sanet import ENCODER_HALO, NormalisedVGG19, SANet, Transform, official_decoder
 from restore.blocks.style_attention import StyleAttention
 from restore.checkpoint import CheckpointError
-from restore.errors import DataError, WeightsError
+from restore.errors import DataError, RestoreError, WeightsError
 from restore.metrics.color import rgb_to_ycbcr
 from restore.style.build import build_sanet, load_official_sanet
 from restore.style.stylize import lab_moments, reflect_margin, stylize
@@ -441,6 +441,19 @@ def test_training_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert f"| this model | {second_card['held_out_losses']['content_loss']:.3f} |" in readable
     assert "| weights exported | moving average (decay 0.5) |" in readable
     assert load_style_model(target).decoder is not None
+
+    # A kept snapshot exports as the model of its iteration: the very file, and a card that stops there.
+    earlier = tmp_path / "models" / "snapshot.safetensors"
+    export_run(resumed.options, earlier, data_root_path=tmp_path / "data", curves_dir=None, evaluate=False,
+               log=quiet, snapshot=1)
+    snapshot_card = json.loads(earlier.with_suffix(".json").read_text())
+    first_record = json.loads(snapshots[0].with_suffix(".json").read_text())
+    assert snapshot_card["sha256"] == first_record["sha256"] != second_card["sha256"]
+    assert snapshot_card["iterations"] == 1 and [r["iteration"] for r in snapshot_card["loss_log"]] == [1]
+    assert snapshot_card["core_hours"] == pytest.approx(first_record["core_hours"], abs=1e-3)
+    with pytest.raises(RestoreError, match=r"no snapshot of iteration 7 \(kept: \[1, 2\]\)"):
+        export_run(resumed.options, earlier, data_root_path=tmp_path / "data", curves_dir=None, evaluate=False,
+                   log=quiet, snapshot=7)
 
     # A new run started from the exported model (how a session without the run folder goes on): same
     # weights, fresh optimiser, and a card that carries the lineage's totals.

@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("restore.cli.train", "train a network from an options file, with exact resume"),
     "upscale": ("restore.cli.upscale", "upscale image files, folders and globs (or --demo) with a zoo model"),
     "train-style": ("restore.cli.train_style", "train a SANet style-transfer model from an options file"),
-    "stylize": ("restore.cli.stylize", "transfer the style of paintings onto images (SANet)"),
+    "stylize": ("restore.cli.stylize", "transfer the style of paintings onto images (SANet, or pixel optimisation)"),
     "inspect": ("restore.cli.inspect", "recognise a checkpoint's arch, scale, configuration and layout from its tensors"),
     "app": ("restore.cli.app", "serve the web app (upscale, style transfer, benchmarks, model cards)"),
     "export": ("restore.cli.export", "export an SR model to ONNX (dynamic size, RGB in [0, 1])"),

@@ -15,6 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export", metavar="MODEL.safetensors",
                         help="do not train: export the run's checkpoint (float16) and its card, "
                         "e.g. models/sanet-vgg16.safetensors")
+    parser.add_argument("--snapshot", type=int, metavar="ITERATION",
+                        help="with --export: publish the run's snapshot of this iteration (snapshots/iter_NNNNNN) "
+                        "instead of its checkpoint")
     parser.add_argument("--from", dest="returned", metavar="MODEL.safetensors",
                         help="with --export: publish this model that scripts/gpu_campaign.sh returned from a lent GPU "
                         "(its card beside it) instead of the run's checkpoint")
@@ -48,13 +51,14 @@ def run(args: argparse.Namespace) -> int:
     options = load_style_options(args.options, parse_overrides(args.set))
     if args.evaluate:
         return _evaluate(options, args)
-    if args.returned and not args.export:
-        print("error: --from names what --export publishes: give --export MODEL.safetensors too", file=sys.stderr)
-        return 2
+    for flag, value in (("--from", args.returned), ("--snapshot", args.snapshot)):
+        if value is not None and not args.export:
+            print(f"error: {flag} names what --export publishes: give --export MODEL.safetensors too", file=sys.stderr)
+            return 2
     if args.export:
         path = export_run(options, args.export, recipe=args.options,
                           data_root_path=Path(args.data_root) if args.data_root else None, pairs=args.pairs,
-                          returned=args.returned)
+                          returned=args.returned, snapshot=args.snapshot)
         print(f"wrote {path} and {path.with_suffix('.json')}")
         return 0
     trainer = StyleTrainer(

@@ -391,10 +391,12 @@ def export_run(
     curves_dir: Path | None = REPO_ROOT / "docs" / "curves",
     log: Callable[[str], None] = print,
     returned: str | os.PathLike | None = None,
+    snapshot: int | None = None,
 ) -> Path:
     """Export the run's checkpoint to a float16 style model with its card (training record included).
 
-    ``returned``: instead of the run's checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent
+    ``snapshot``: export the run's snapshot of that iteration instead of its checkpoint (a run that trained on
+    past its best point); the card describes the run up to that iteration. ``returned``: instead of the run's checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent
     GPU (its card beside it, ``restore.style.campaign``); its card is kept, and its held-out lists must be the
     recipe's. With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
     (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it
@@ -404,8 +406,10 @@ def export_run(
     from restore.style.models import card_path, load_style_model, write_style_card, write_style_model
 
     output = Path(output)
+    if returned is not None and snapshot is not None:
+        raise RestoreError("export either a run's snapshot or a model returned from a GPU, not both")
     if returned is None:
-        card, weights, records = run_card(options, recipe)
+        card, weights, records = run_card(options, recipe, snapshot)
     else:
         card, weights = _returned_card(Path(returned))
         records = []
@@ -437,15 +441,23 @@ def export_run(
     return path
 
 
-def run_card(options: StyleOptions, recipe: str | None) -> tuple[dict, dict[str, torch.Tensor], list[dict]]:
+def run_card(options: StyleOptions, recipe: str | None,
+             snapshot: int | None = None) -> tuple[dict, dict[str, torch.Tensor], list[dict]]:
     """The card of the run's checkpoint (as an export writes it, less the file's own entries), the weights it
-    exports (the moving average when the run keeps one) and the run's log records."""
+    exports (the moving average when the run keeps one) and the run's log records.
+
+    With ``snapshot``, the weights are the run's snapshot of that iteration and the card and records stop there;
+    what never changes within a run (options, split, lineage start, hardware) still comes from the checkpoint.
+    """
     run_dir = options.run_dir
     checkpoint = run_dir / StyleTrainer.CHECKPOINT_NAME
     if not checkpoint.is_file():
         raise RestoreError(f"{run_dir}: no checkpoint to export; train first")
     state = read_checkpoint_file(checkpoint)
     records = read_log(run_dir)
+    if snapshot is not None:
+        state, snapshot_weights = _snapshot_state(state, run_dir, snapshot)
+        records = [record for record in records if record["iteration"] <= snapshot]
     split = json.loads((run_dir / "split.json").read_text())
     loss_keys = ("total", "content", "style", "identity1", "identity2")
     card = {
@@ -470,8 +482,42 @@ def run_card(options: StyleOptions, recipe: str | None) -> tuple[dict, dict[str,
         "held_out": {"content": split["content_held_out"], "style": split["style_held_out"]},
         "training_images": {"content": split["content_train"], "style": split["style_train"]},
     }
+    if snapshot is not None:
+        return card, snapshot_weights, records
     weights = state.get("ema") or state["model"]  # a run that keeps a weight average exports the average
     return card, weights, records
+
+
+def _snapshot_state(state: dict, run_dir: Path, iteration: int) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The checkpoint's state as it stood at a kept snapshot (iteration, times), and the snapshot's weights.
+
+    The snapshot's sha256 must match its record. Wall time is the log's at the last record up to the snapshot.
+    """
+    from restore.style.models import card_path, read_style_parts
+
+    path = run_dir / "snapshots" / f"iter_{iteration:06d}.safetensors"
+    if not path.is_file():
+        kept = sorted(int(p.stem.removeprefix("iter_")) for p in (run_dir / "snapshots").glob("iter_*.safetensors"))
+        raise RestoreError(f"{run_dir}: no snapshot of iteration {iteration} (kept: {kept or 'none'})")
+    record = json.loads(card_path(path).read_text())
+    if iteration > state["iteration"]:
+        raise RestoreError(f"{path}: iteration {iteration} is past the checkpoint's {state['iteration']}")
+    weights = {f"{part}.{key}": value for part, tensors in read_style_parts(path).items()
+               for key, value in tensors.items()}  # read_style_parts checks the sha256 in the record
+    logged = [r for r in read_log(run_dir) if r["iteration"] <= iteration]
+    at_snapshot = {
+        **state,
+        "iteration": iteration,
+        "cpu_seconds": record["core_hours"] * 3600,  # the snapshot counts the run's core-hours as the checkpoint does
+        "wall_seconds": _logged_wall_seconds(logged[-1]) if logged else 0.0,
+        "ema": None if record["weights"] == "raw" else state.get("ema"),
+    }
+    return at_snapshot, weights
+
+
+def _logged_wall_seconds(record: dict) -> float:
+    # The one training core logs wall hours; style logs before it (commit 8c0e36c) logged seconds.
+    return record["hours"] * 3600 if "hours" in record else record["wall_seconds"]
 
 
 def _returned_card(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
