@@ -95,6 +95,38 @@ def test_a_warm_restart_card_counts_the_hours_of_the_model_it_started_from(train
     assert "started from" in (root / "models" / "tiny-rcan_x2.md").read_text()
 
 
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "checkpoint-before-the-record"])
+def test_a_warm_restart_exported_mid_cycle_and_again_at_its_end_has_one_parent(trained_run, recorded):
+    """The mid-cycle export replaces the file the run started from; the final export's parent is still the model
+    the run started from, and its hours are counted once. Checkpoints written before the trainer kept that record
+    fall back to the recipe, and recognise the file as an earlier export of the same recipe."""
+    checkpoint, root = trained_run
+    first = json.loads(export_checkpoint(checkpoint, "tiny-rcan", 2, benchmark=False, curves_dir=None,
+                                         log=lambda _: None).read_text())
+    recipe = yaml.safe_load((root / "tiny.yml").read_text())
+    recipe["train"] |= {"iterations": 4, "init_from": str(root / "models" / "tiny-rcan_x2.safetensors")}
+    recipe["checkpoint"] |= {"dir": str(root / "warm"), "keep": 4}
+    (root / "warm.yml").write_text(yaml.safe_dump(recipe))
+
+    def train_and_export(iterations: int) -> dict:
+        trainer = Trainer(load_options(root / "warm.yml"), log=lambda _: None)
+        trainer.resume()
+        trainer.train(iterations)
+        state = torch.load(trainer.latest_checkpoint(), weights_only=True)
+        if not recorded:
+            state.pop("started_from", None)  # (a resumed checkpoint without the record writes none)
+            torch.save(state, trainer.latest_checkpoint())
+        return json.loads(export_checkpoint(trainer.latest_checkpoint(), "tiny-rcan", 2, benchmark=False,
+                                            force=True, curves_dir=None, log=lambda _: None).read_text())
+
+    middle = train_and_export(2)
+    end = train_and_export(4)
+    assert middle["training"]["started_from"]["sha256"] == first["sha256"] != middle["sha256"]
+    assert end["training"]["started_from"]["sha256"] == first["sha256"]  # not the mid-cycle export it replaced
+    assert end["training"]["lineage_core_hours"] == pytest.approx(
+        first["training"]["core_hours"] + end["training"]["core_hours"], abs=1e-3)
+
+
 def test_export_measures_the_chosen_datasets_and_insists_on_set5(trained_run, capsys):
     checkpoint, root = trained_run
     assert main(["zoo", "export", str(checkpoint), "--name", "tiny-rcan", "--datasets", "Set14"]) == 2

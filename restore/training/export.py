@@ -126,6 +126,8 @@ def export_checkpoint(
     # Read before the new weights are written: a warm restart starts from the very file it replaces. A campaign
     # card says what its run started from (its stages override the recipe's init_from).
     parent = state["started_from"] if "started_from" in state else started_from(state.get("options_file"))
+    if isinstance(parent, str):  # a checkpoint keeps the trainer's record as JSON; a campaign card as a dict
+        parent = json.loads(parent)
     previous_psnr = (previous or {}).get("metrics", {}).get("Set5", {}).get("psnr")
     if not benchmark and previous_psnr is not None and not force:
         # Without a measurement there is no evidence the new weights are better than the measured ones.
@@ -202,17 +204,28 @@ def export_checkpoint(
 
 
 def started_from(recipe: str | None) -> dict[str, Any] | None:
-    """The zoo model a run was initialised from (its recipe's ``train.init_from``) and the core-hours behind it.
+    """The zoo model a run was initialised from (its recipe's ``train.init_from``) and the core-hours behind it,
+    for checkpoints written before the trainer recorded it.
 
-    Read from that model's card as it is now, so call it before anything overwrites the card; ``None`` for a run
-    from scratch, a recipe that is gone, or a start that is not a carded zoo model.
+    Read from that model's card as it is now; ``None`` for a run from scratch, a recipe that is gone, or a start
+    that is not a carded zoo model. When that card says the model came from this same recipe, it is an earlier
+    export of this run (a warm restart exported mid-cycle replaces the file the run started from), so the run's
+    parent is that export's parent, not the export.
     """
     from restore.training.options import load_options, resolve_repo_path
 
     if not recipe or not Path(recipe).is_file():
         return None
     init_from = load_options(recipe).train.init_from
-    return zoo_parent(resolve_repo_path(init_from)) if init_from else None
+    if not init_from:
+        return None
+    init_path = resolve_repo_path(init_from)
+    parent = zoo_parent(init_path)
+    if parent is not None:
+        training = json.loads(init_path.with_suffix(".json").read_text()).get("training", {})
+        if _repo_relative(training.get("recipe")) == _repo_relative(recipe):
+            return training.get("started_from")
+    return parent
 
 
 def zoo_parent(weights: Path) -> dict[str, Any] | None:
