@@ -341,12 +341,15 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
                          f"{_cost(entry['cpu_ms'])} | {entry['iterations']:,} | {_score(entry, 'set5')} | "
                          f"{_score(entry, 'set14')} |")
     winners = beats_se(summary, plan.main + plan.study_variants())
-    finished = all(variant in summary for variant in plan.main)
+    # A conclusion needs every main variant at every seed: with one seed there is no spread to beat.
+    finished = all(variant in summary and set(plan.seeds) <= set(summary[variant]["seeds"])
+                   for variant in plan.main)
     shown = f"![Set5 x2 Y-PSNR against CPU ms per 256x256 forward]({chart})" if rows else \
         "(The chart appears with the first finished runs.)"
     lines += ["", "## Set5 against CPU time", "", shown, "", "## What it says", ""]
     if not finished:
-        lines.append("The main table is not complete yet; no conclusion is drawn from a partial table.")
+        lines.append("The main table is not complete yet (every variant at seeds " + seeds + "); no conclusion is drawn "
+                     "from a partial table.")
     elif winners:
         named = ", ".join(f"`{variant}` ({gain:+.3f} dB)" for variant, gain in winners)
         lines.append(f"At this budget, {named} beat{'s' if len(winners) == 1 else ''} RCAN's own channel "

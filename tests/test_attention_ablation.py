@@ -153,3 +153,19 @@ def test_interleaved_timing_writes_every_variants_rate_and_sizes_new_runs_from_i
     args = argparse.Namespace(runs=tmp_path / "runs", budget_core_minutes=1.0, min_iterations=1, warmup=1, timed=2)
     rate = json.loads((tmp_path / "runs" / "se" / "throughput.json").read_text())["iters_per_core_s"]
     assert script.sizing(plan, "se", 0, args)["iterations"] == round(60 * rate)
+
+
+def test_the_report_draws_no_conclusion_until_every_main_variant_has_every_seed():
+    script = _script()
+    plan = load_plan(REPO_ROOT / "options" / "ablation" / "attention_plan.yml")
+
+    def row(variant: str, seed: int, set5: float) -> dict:
+        return {"variant": variant, "seed": seed, "set5_psnr": set5, "set14_psnr": 30.0, "params": 1, "gflops": 1.0,
+                "iterations": 10, "core_hours": 0.1, "budget_core_minutes": 8}
+
+    first_seed = [row(variant, 0, 34.0 + 0.01 * i) for i, variant in enumerate(plan.main)]
+    partial = script.report_markdown(plan, first_seed, {}, "chart.png")
+    assert "not complete yet (every variant at seeds 0, 1)" in partial and "beat" not in partial.split("## What it says")[1].split("##")[0]
+    both_seeds = first_seed + [row(variant, 1, 34.0 + 0.01 * i) for i, variant in enumerate(plan.main)]
+    complete = script.report_markdown(plan, both_seeds, {}, "chart.png")
+    assert "not complete" not in complete and "beat RCAN's own channel attention" in complete
