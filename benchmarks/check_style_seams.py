@@ -63,7 +63,7 @@ def check_style_seams(size: int = 2048, band_rows: int | None = None, style: Pat
         started = time.process_time()
         output = stylize(content, style, model=network, band_rows=band_rows)
         seconds = time.process_time() - started
-        checks = seam_checks(output, joints["encoder"] + joints["decoder"])
+        checks = seam_checks(output, joints["encoder"] + joints["decoder"], content=content)
         largest_jump = max(float(line_jumps(output, axis).max()) for axis in (0, 1))
         report["contents"][name] = {  # type: ignore[index]
             "seams": [check.where for check in checks if check.is_seam],

@@ -128,6 +128,27 @@ def test_seam_measure_passes_the_stylizer_and_flags_deliberately_bad_versions(
     assert all(abs(unhaloed[edge] - haloed[edge]) < 0.2 * haloed[edge] for edge in ("top", "bottom", "left", "right"))
 
 
+def test_a_content_edge_on_a_joint_is_not_a_seam_but_a_line_the_content_lacks_is() -> None:
+    """The photo of the full-size check has its shoreline next to a small band joint (row 160 at 208 px); the
+    stylised picture follows it. With the content given, that line is the content's, not a seam."""
+    rng = np.random.default_rng(0)
+    content = np.clip(rng.normal(120, 6, (208, 200, 3)), 0, 255)
+    content[158:] += 60  # a shoreline next to the joint at row 160
+    stylised = np.clip(content + rng.normal(0, 6, content.shape), 0, 255)
+    alone = {check.where: check for check in seam_checks(stylised, [160])}
+    assert alone["row 160"].is_seam  # without the content the edge reads as a seam
+    given = {check.where: check for check in seam_checks(stylised, [160], content=content)}
+    assert given["row 160"].content_edge and not given["row 160"].is_seam
+    assert not any(check.content_edge for where, check in given.items() if where != "row 160")
+
+    seamed = stylised.copy()
+    seamed[96:] += 40  # a line the content does not have, at the joint at row 96
+    flagged = {check.where for check in seam_checks(seamed, [96, 160], content=content) if check.is_seam}
+    assert flagged == {"row 96"}
+    with pytest.raises(ValueError, match="differ in size"):
+        seam_checks(stylised, [160], content=content[:100])
+
+
 def test_full_size_seam_check_runs_small(shipped_model: SANet) -> None:
     spec = importlib.util.spec_from_file_location("check_style_seams", REPO_ROOT / "benchmarks" / "check_style_seams.py")
     module = importlib.util.module_from_spec(spec)

@@ -16,7 +16,7 @@ the zero-padded encoder's border frame, encoder bands with too little halo, a de
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -39,16 +39,19 @@ SEAM_TOLERANCE = 2.0
 @dataclass(frozen=True)
 class SeamCheck:
     """One place: ``where`` ("top", "bottom", "left", "right" or "row N"), its largest line ``jump``, the
-    ``neighbours``' median jump, and the ``limit`` a seam exceeds (levels of 255)."""
+    ``neighbours``' median jump, the ``limit`` a seam exceeds (levels of 255), and whether the content itself
+    has an edge there by the same rule (``content_edge``; only when the content was given)."""
 
     where: str
     jump: float
     neighbours: float
     limit: float
+    content_edge: bool = False
 
     @property
     def is_seam(self) -> bool:
-        return self.jump > self.limit
+        # A stylised picture follows its content's edges: a line the content already jumps across is no seam.
+        return self.jump > self.limit and not self.content_edge
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "is_seam": self.is_seam}
@@ -88,9 +91,22 @@ def _checks_along(jumps: np.ndarray, names: tuple[str, str], joints: Sequence[in
     return checks
 
 
-def seam_checks(image: np.ndarray, joints: Sequence[int] = ()) -> list[SeamCheck]:
+def seam_checks(image: np.ndarray, joints: Sequence[int] = (), content: np.ndarray | None = None) -> list[SeamCheck]:
     """The four edges and the rows ``joints`` (where two horizontal bands meet) of ``image``, each checked
     against its neighbouring lines. Shape: (H, W, C) or (H, W), uint8 or float on the 0-255 scale; at least
-    81 rows and columns."""
-    rows = _checks_along(line_jumps(image, 0), ("top", "bottom"), [j for j in joints if 0 < j < image.shape[0]])
-    return rows + _checks_along(line_jumps(image, 1), ("left", "right"), ())
+    81 rows and columns.
+
+    ``content``: the picture ``image`` was stylised from, same height and width. A place where the content
+    itself jumps past the same rule (a shoreline that happens to lie on a band joint) is not a seam: the
+    stylised picture is meant to follow it.
+    """
+    if content is not None and content.shape[:2] != image.shape[:2]:
+        raise ValueError(f"content {content.shape[:2]} and image {image.shape[:2]} differ in size")
+    joints = [j for j in joints if 0 < j < image.shape[0]]
+    checks = (_checks_along(line_jumps(image, 0), ("top", "bottom"), joints)
+              + _checks_along(line_jumps(image, 1), ("left", "right"), ()))
+    if content is None:
+        return checks
+    in_content = (_checks_along(line_jumps(content, 0), ("top", "bottom"), joints)
+                  + _checks_along(line_jumps(content, 1), ("left", "right"), ()))
+    return [replace(check, content_edge=edge.jump > edge.limit) for check, edge in zip(checks, in_content)]
