@@ -396,9 +396,9 @@ def export_run(
     """Export the run's checkpoint to a float16 style model with its card (training record included).
 
     ``snapshot``: export the run's snapshot of that iteration instead of its checkpoint (a run that trained on
-    past its best point); the card describes the run up to that iteration. ``returned``: instead of the run's checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent
-    GPU (its card beside it, ``restore.style.campaign``); its card is kept, and its held-out lists must be the
-    recipe's. With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
+    past its best point); the card describes the run up to that iteration. ``returned``: instead of the run's
+    checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent GPU (its card beside it,
+    ``restore.style.campaign``); its card is kept, and its held-out lists must be the recipe's. With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
     (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it
     replaces at ``output``, if any.
     """
