@@ -398,9 +398,10 @@ def export_run(
     ``snapshot``: export the run's snapshot of that iteration instead of its checkpoint (a run that trained on
     past its best point); the card describes the run up to that iteration. ``returned``: instead of the run's
     checkpoint, a model that scripts/gpu_campaign.sh brought back from a lent GPU (its card beside it,
-    ``restore.style.campaign``); its card is kept, and its held-out lists must be the recipe's. With ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
-    (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it
-    replaces at ``output``, if any.
+    ``restore.style.campaign``); its card is kept, and its held-out lists must be the recipe's. With
+    ``evaluate`` the card also records the paper's content and style losses on the held-out pairs
+    (``restore.style.evaluate``; ``pairs`` of them, default all) for the new model and for the model it replaces
+    at ``output``, if any.
     """
     from restore.style.evaluate import held_out_losses, held_out_names, held_out_pairs
     from restore.style.models import card_path, load_style_model, write_style_card, write_style_model
@@ -456,8 +457,8 @@ def run_card(options: StyleOptions, recipe: str | None,
     state = read_checkpoint_file(checkpoint)
     records = read_log(run_dir)
     if snapshot is not None:
-        state, snapshot_weights = _snapshot_state(state, run_dir, snapshot)
         records = [record for record in records if record["iteration"] <= snapshot]
+        state, snapshot_weights = _snapshot_state(state, run_dir, snapshot, records)
     split = json.loads((run_dir / "split.json").read_text())
     loss_keys = ("total", "content", "style", "identity1", "identity2")
     card = {
@@ -488,12 +489,14 @@ def run_card(options: StyleOptions, recipe: str | None,
     return card, weights, records
 
 
-def _snapshot_state(state: dict, run_dir: Path, iteration: int) -> tuple[dict, dict[str, torch.Tensor]]:
+def _snapshot_state(state: dict, run_dir: Path, iteration: int,
+                    records: list[dict]) -> tuple[dict, dict[str, torch.Tensor]]:
     """The checkpoint's state as it stood at a kept snapshot (iteration, times), and the snapshot's weights.
 
-    The snapshot's sha256 must match its record. Wall time is the log's at the last record up to the snapshot.
+    The snapshot's sha256 must match its record. Wall time is the last of ``records`` (the log up to the
+    snapshot).
     """
-    from restore.style.models import card_path, read_style_parts
+    from restore.style.models import card_path
 
     path = run_dir / "snapshots" / f"iter_{iteration:06d}.safetensors"
     if not path.is_file():
@@ -502,14 +505,12 @@ def _snapshot_state(state: dict, run_dir: Path, iteration: int) -> tuple[dict, d
     record = json.loads(card_path(path).read_text())
     if iteration > state["iteration"]:
         raise RestoreError(f"{path}: iteration {iteration} is past the checkpoint's {state['iteration']}")
-    weights = {f"{part}.{key}": value for part, tensors in read_style_parts(path).items()
-               for key, value in tensors.items()}  # read_style_parts checks the sha256 in the record
-    logged = [r for r in read_log(run_dir) if r["iteration"] <= iteration]
+    weights = _style_weights(path)  # the sha256 in the record is checked on reading
     at_snapshot = {
         **state,
         "iteration": iteration,
         "cpu_seconds": record["core_hours"] * 3600,  # the snapshot counts the run's core-hours as the checkpoint does
-        "wall_seconds": _logged_wall_seconds(logged[-1]) if logged else 0.0,
+        "wall_seconds": _logged_wall_seconds(records[-1]) if records else 0.0,
         "ema": None if record["weights"] == "raw" else state.get("ema"),
     }
     return at_snapshot, weights
@@ -522,12 +523,21 @@ def _logged_wall_seconds(record: dict) -> float:
 
 def _returned_card(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """The card and weights of a model scripts/gpu_campaign.sh returned (sha256 checked against the card)."""
-    from restore.style.models import card_path, read_style_parts
+    from restore.style.models import card_path
 
     if not card_path(path).is_file():
         raise RestoreError(f"{path}: no card {card_path(path).name} beside it (scripts/gpu_campaign.sh writes one)")
     card = json.loads(card_path(path).read_text())
     if "campaign" not in card:
         raise RestoreError(f"{card_path(path)} is not a GPU campaign's card (no campaign entry)")
-    weights = {f"{part}.{key}": value for part, state in read_style_parts(path).items() for key, value in state.items()}
-    return {key: value for key, value in card.items() if key not in ("file", "dtype", "bytes", "sha256")}, weights
+    return ({key: value for key, value in card.items() if key not in ("file", "dtype", "bytes", "sha256")},
+            _style_weights(path))
+
+
+def _style_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A style model file's ``transformer.*`` and ``decoder.*`` tensors under their full names (sha256 checked
+    against the card beside it)."""
+    from restore.style.models import read_style_parts
+
+    return {f"{part}.{key}": value
+            for part, tensors in read_style_parts(path).items() for key, value in tensors.items()}
