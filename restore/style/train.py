@@ -154,7 +154,6 @@ class StyleTrainer(TrainingRun):
                 raise RestoreError(f"ready-made style data holds a VGG-16 encoder, not {options.encoder!r}")
             self.network = build_sanet(options.encoder, encoder_weights=False)
             load_official(self.network.encoder, data.encoder_state)
-        self.started_from: dict | None = None
         if options.train.init_from:
             self._init_from(REPO_ROOT / options.train.init_from)
         self.network.to(self.device)
@@ -307,7 +306,6 @@ class StyleTrainer(TrainingRun):
     def checkpoint_extras(self) -> dict[str, Any]:
         return {
             "options": dataclasses.asdict(self.options),
-            "started_from": json.dumps(self.started_from),
             "loss_channel_means": self.loss_channel_means,
         }
 
@@ -315,7 +313,6 @@ class StyleTrainer(TrainingRun):
         if self.options.train.normalised_loss_features:  # a recipe that turned it off must not pick them up
             means = state.get("loss_channel_means")
             self._loss_channel_means = None if means is None else [mean.to(self.device) for mean in means]
-        self.started_from = json.loads(state.get("started_from") or "null")
 
 
 CALIBRATION_IMAGES_PER_BANK = 100

@@ -84,6 +84,11 @@ class TrainingRun:
         self.wall_seconds = self.cpu_seconds = 0.0
         self.cpu_counted_from = 0  # the iteration CPU time is counted from (checkpoints once lacked it)
         self.history: list[dict] = []  # evaluations during training (SR: the validations)
+        # The model the run was initialised from, as it was when the run began (set by the task; None: from
+        # scratch, or from a file without a card). An export of this very run may replace that file later, so
+        # checkpoints carry the record and cards take the lineage from it.
+        self.started_from: dict[str, Any] | None = None
+        self.started_from_known = True  # False after resuming a checkpoint written before runs kept the record
 
     def attach(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> None:
         """The module ``optimizer`` trains: the core keeps its EMA (rank 0), checkpoints and resumes both."""
@@ -213,6 +218,8 @@ class TrainingRun:
                  "cpu_counted_from": self.cpu_counted_from, "history": json.dumps(self.history),
                  "torch_rng": torch.get_rng_state(), "hardware": describe_hardware(self.device),
                  "world_size": self.world.size, **self.checkpoint_extras()}
+        if self.started_from_known:
+            state["started_from"] = json.dumps(self.started_from)
         with atomic_writer(path) as stream:
             torch.save(state, stream)
         for old in sorted(run_dir.glob(CHECKPOINT_GLOB))[: -self.keep]:
@@ -245,6 +252,8 @@ class TrainingRun:
         self.history = json.loads(state.get("history") or "[]")
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
+        self.started_from_known = "started_from" in state
+        self.started_from = json.loads(state["started_from"]) if self.started_from_known else None
         self.resume_extras(state)
         if self.world.is_main and self.log_path.is_file():
             kept = [record for record in read_log(self.options.run_dir) if record["iteration"] <= self.iteration]

@@ -220,20 +220,29 @@ def started_from(recipe: str | None) -> dict[str, Any] | None:
     if not init_from:
         return None
     init_path = resolve_repo_path(init_from)
-    parent = zoo_parent(init_path)
-    if parent is not None:
-        training = json.loads(init_path.with_suffix(".json").read_text()).get("training", {})
-        if _repo_relative(training.get("recipe")) == _repo_relative(recipe):
-            return training.get("started_from")
-    return parent
+    training = _card_training(init_path)
+    if training is None:
+        return None
+    if _repo_relative(training.get("recipe")) == _repo_relative(recipe):
+        return training.get("started_from")
+    return _parent_record(init_path, training)
 
 
 def zoo_parent(weights: Path) -> dict[str, Any] | None:
     """``weights`` (a carded zoo model) with its sha256 and the core-hours behind it; ``None`` if it has no card."""
+    training = _card_training(weights)
+    return None if training is None else _parent_record(weights, training)
+
+
+def _card_training(weights: Path) -> dict[str, Any] | None:
+    """The ``training`` part of the card beside ``weights``; ``None`` when the file or its card is missing."""
     card_path = weights.with_suffix(".json")
     if not (weights.is_file() and card_path.is_file()):
         return None
-    training = json.loads(card_path.read_text()).get("training", {})
+    return json.loads(card_path.read_text()).get("training", {})
+
+
+def _parent_record(weights: Path, training: dict[str, Any]) -> dict[str, Any]:
     return {
         "weights": _repo_relative(str(weights)),
         "sha256": sha256_file(weights),

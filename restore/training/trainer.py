@@ -83,10 +83,6 @@ class Trainer(TrainingRun):
         from restore.archs import build_model
 
         model = build_model(options.arch, options.scale, **options.network)  # after the core seeded torch
-        # The zoo model the run starts from, as it is now: an export of this very run may replace that file later,
-        # so the checkpoint keeps the record (None: from scratch or from a file without a card).
-        self.started_from: dict | None = None
-        self.started_from_known = True  # False after resuming a checkpoint written before runs kept the record
         if options.train.init_from:
             from restore.training.export import zoo_parent
 
@@ -145,12 +141,7 @@ class Trainer(TrainingRun):
             "arch": self.options.arch,
             "scale": self.options.scale,
             "network": json.dumps(self.options.network),
-            **({"started_from": json.dumps(self.started_from)} if self.started_from_known else {}),
         }
-
-    def resume_extras(self, state: dict) -> None:
-        self.started_from_known = "started_from" in state
-        self.started_from = json.loads(state["started_from"]) if self.started_from_known else None
 
     # -------------------------------------------------------------------------------- validation
     def _validation_set(self) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
