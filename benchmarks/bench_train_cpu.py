@@ -7,14 +7,15 @@ L1, Adam, EMA) it measures iterations/s and samples/s for:
 - ``contiguous``: 2 threads, NCHW memory format;
 - ``1-thread``: 1 thread, channels_last (two such runs side by side use both cores);
 - ``compile``: 2 threads, channels_last, ``torch.compile`` (inductor, C++ codegen; compile time reported apart);
+- ``compile-1-thread``: the same on 1 thread (the recipes train two one-thread runs side by side);
 
 plus the time to draw a batch from the patch cache, and the share of a training step spent in each arch's
 attention modules (forward + backward of the captured module inputs, timed alone). Variants are measured in
 interleaved rounds (median over rounds), so machine noise hits all alike; compare ratios within this run.
 
     .venv/bin/python benchmarks/bench_train_cpu.py [--archs rcan,rdn,san,rnan] [--rounds 3] [--steps 4] [--no-compile]
+        [--out benchmarks/results/train_cpu.json]
 
-Writes benchmarks/results/train_cpu.json.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ VARIANTS = {
     "contiguous": {"threads": 2, "channels_last": False, "compile": False},
     "1-thread": {"threads": 1, "channels_last": True, "compile": False},
     "compile": {"threads": 2, "channels_last": True, "compile": True},
+    "compile-1-thread": {"threads": 1, "channels_last": True, "compile": True},
 }
 
 
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     variants = {k: v for k, v in VARIANTS.items() if not (args.no_compile and v["compile"])}
     report: dict = {
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__, "batch": 16, "lr_patch": 48, "scale": 2, "configs": COMPACT, "archs": {},
     }
     for arch in args.archs.split(","):
-        trainers, compile_seconds = {}, None
+        trainers, compile_seconds = {}, {}
         for name, variant in variants.items():
             trainer = make_trainer(arch, variant)
             _ = trainer.sampler
@@ -116,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             trainer.step(1e-4)  # warm-up (and, for compile, the compilation)
             if variant["compile"]:
-                compile_seconds = time.perf_counter() - start
+                compile_seconds[name] = time.perf_counter() - start
             trainer.step(1e-4)
             trainers[name] = trainer
         samples: dict[str, list[float]] = {name: [] for name in variants}
@@ -146,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{arch}: " + "  ".join(f"{name} {1 / value:.2f} it/s" for name, value in step.items())
               + f"  | batch draw {batch_seconds * 1e3:.1f} ms | attention "
               + ", ".join(f"{k} {v / step['base']:.0%}" for k, v in attention.items()), flush=True)
-    RESULTS.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {RESULTS}")
+    args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -50,14 +50,20 @@ def test_a_few_dozen_iterations_raise_validation_psnr(tmp_path, crops):
     assert trainer.validate() > start + 1.0
 
 
-def test_resume_replays_the_uninterrupted_run_exactly(tmp_path, crops):
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "torch.compile"])
+def test_resume_replays_the_uninterrupted_run_exactly(tmp_path, crops, compiled):
+    # torch.compile: the resumed process compiles afresh, and its kernels must replay the uninterrupted run's steps.
     recipe = _recipe(tmp_path, crops, iterations=12, ema=0.9, grad_clip=10.0)
-    straight = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "a")}), log=lambda _: None)
+    straight = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "a"), "runtime.compile": compiled}),
+                       log=lambda _: None)
     straight.train()
 
-    first = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    first = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b"), "runtime.compile": compiled}),
+                    log=lambda _: None)
     first.train(iterations=6)
-    resumed = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b")}), log=lambda _: None)
+    torch._dynamo.reset()  # as in a new process: nothing compiled carries over to the resumed run
+    resumed = Trainer(load_options(recipe, {"checkpoint.dir": str(tmp_path / "b"), "runtime.compile": compiled}),
+                      log=lambda _: None)
     resumed.resume(resumed.latest_checkpoint())
     assert resumed.iteration == 6
     resumed.train()
