@@ -136,8 +136,10 @@ def export_checkpoint(
             "benchmark cannot show it is better: export with the benchmark, or use --force"
         )
 
-    # The previous model stays recoverable until the new one has been measured and accepted.
-    backups = {path: path.read_bytes() for path in (card_path, weights_path) if path.exists()}
+    # The previous model, its card and its learning curve stay recoverable until the new one is measured and accepted.
+    curve_path = (curves_dir or CURVES_DIR) / f"{stem}.png"
+    replaced = (card_path, weights_path, curve_path)
+    backups = {path: path.read_bytes() for path in replaced if path.exists()}
     save_file({k: v.detach().to(torch.float16).contiguous() for k, v in weights.items()}, str(weights_path))
     hours = float(state["wall_seconds"]) / 3600
     run_dir = Path(checkpoint).resolve().parent
@@ -176,7 +178,7 @@ def export_checkpoint(
     points = learning_curve(run_dir) or [(v["core_hours"], v["iteration"], v["Set5_psnr"])
                                          for v in state.get("validations", []) if "Set5_psnr" in v]
     if points:
-        curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", (curves_dir or CURVES_DIR) / f"{stem}.png")
+        curve = plot_learning_curve(points, f"{name} x{ckpt_scale}", curve_path)
         card["training"]["learning_curve"] = _repo_relative(str(curve))
         card["training"]["validations"] = [{"core_hours": round(h, 4), "iteration": i, "Set5_psnr": round(p, 4)}
                                            for h, i, p in points]
@@ -191,7 +193,7 @@ def export_checkpoint(
                     f"{MIN_IMPROVEMENT_DB} dB; kept the committed model (use --force to replace it anyway)"
                 )
     except BaseException:
-        for path in (card_path, weights_path):
+        for path in replaced:
             if path in backups:
                 path.write_bytes(backups[path])
             else:
