@@ -69,7 +69,9 @@ def sizing(plan: AblationPlan, variant: str, seed: int, args) -> dict[str, Any]:
     """The run's step count, fixed when it starts (a cut run keeps its schedule whatever the budget now).
 
     The throughput is measured once per variant, on the seed-0 model, so every seed of a variant gets the same
-    number of steps.
+    number of steps. On a machine without the runs folder (a fresh one), the rate comes from the record committed
+    beside the results (``--measure-throughputs``) before any new probe: a probe timed under other load would give
+    a later seed a different budget from the seeds already in the table.
     """
     run_sizing = args.runs / variant / f"seed{seed}" / "sizing.json"
     if run_sizing.is_file():
@@ -78,7 +80,11 @@ def sizing(plan: AblationPlan, variant: str, seed: int, args) -> dict[str, Any]:
     if measured.is_file():
         throughput = json.loads(measured.read_text())
     else:
-        throughput = measure_throughput(run_options(plan, variant, 0, 10_000, args), args.warmup, args.timed)
+        recorded = recorded_rates(args).get(variant)
+        if recorded is not None:
+            throughput = {"iters_per_core_s": recorded, "method": f"recorded in {throughput_record(args).name}"}
+        else:
+            throughput = measure_throughput(run_options(plan, variant, 0, 10_000, args), args.warmup, args.timed)
         measured.parent.mkdir(parents=True, exist_ok=True)
         measured.write_text(json.dumps(throughput, indent=1) + "\n")
     result = {"budget_core_minutes": args.budget_core_minutes, "iters_per_core_s": throughput["iters_per_core_s"],
@@ -87,6 +93,17 @@ def sizing(plan: AblationPlan, variant: str, seed: int, args) -> dict[str, Any]:
     run_sizing.parent.mkdir(parents=True, exist_ok=True)
     run_sizing.write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def throughput_record(args) -> Path:
+    """The committed rates every run's step count came from, beside the results."""
+    return args.results.with_name("attention_ablation_throughput.json")
+
+
+def recorded_rates(args) -> dict[str, float]:
+    """Iterations per core-second by variant, as the record holds them (empty without one)."""
+    record = throughput_record(args)
+    return json.loads(record.read_text())["iters_per_core_s"] if record.is_file() else {}
 
 
 def measure_all(plan: AblationPlan, args) -> int:
@@ -109,7 +126,7 @@ def measure_all(plan: AblationPlan, args) -> int:
     record = {"command": "scripts/attention_ablation.py --measure-throughputs "
                          f"--threads {args.threads} --timed {args.timed} --rounds {args.rounds}",
               "iters_per_core_s": {name: round(rate["iters_per_core_s"], 4) for name, rate in rates.items()}}
-    args.results.with_name("attention_ablation_throughput.json").write_text(json.dumps(record, indent=1) + "\n")
+    throughput_record(args).write_text(json.dumps(record, indent=1) + "\n")
     return 0
 
 

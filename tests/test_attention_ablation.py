@@ -150,9 +150,25 @@ def test_interleaved_timing_writes_every_variants_rate_and_sizes_new_runs_from_i
         assert rate["iters_per_core_s"] > 0 and rate["method"].startswith("interleaved")
         assert round(rate["iters_per_core_s"], 4) == record["iters_per_core_s"][variant]
     # A run started afterwards takes its step count from the written rate, not a probe of its own.
-    args = argparse.Namespace(runs=tmp_path / "runs", budget_core_minutes=1.0, min_iterations=1, warmup=1, timed=2)
+    args = argparse.Namespace(runs=tmp_path / "runs", results=tmp_path / "results.json", budget_core_minutes=1.0,
+                              min_iterations=1, warmup=1, timed=2)
     rate = json.loads((tmp_path / "runs" / "se" / "throughput.json").read_text())["iters_per_core_s"]
     assert script.sizing(plan, "se", 0, args)["iterations"] == round(60 * rate)
+
+
+def test_a_fresh_machine_sizes_later_seeds_from_the_committed_rates_not_a_new_probe(tmp_path, tiny_plan, monkeypatch):
+    """Without the runs folder, seed 1 gets seed 0's budget from the record beside the results."""
+    script = _script()
+    (tmp_path / "attention_ablation_throughput.json").write_text(json.dumps({"iters_per_core_s": {"se": 1.5}}))
+
+    def no_probe(*args, **kwargs):
+        raise AssertionError("a variant with a recorded rate was probed again")
+
+    monkeypatch.setattr(script, "measure_throughput", no_probe)
+    args = argparse.Namespace(runs=tmp_path / "runs", results=tmp_path / "results.json", budget_core_minutes=8.0,
+                              min_iterations=1, warmup=1, timed=2)
+    size = script.sizing(load_plan(tiny_plan), "se", 1, args)
+    assert size["iterations"] == 720 and size["iters_per_core_s"] == 1.5  # 8 core-minutes at 1.5 it per core-s
 
 
 def test_the_report_draws_no_conclusion_until_every_main_variant_has_every_seed():
