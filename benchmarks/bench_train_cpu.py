@@ -14,7 +14,7 @@ attention modules (forward + backward of the captured module inputs, timed alone
 interleaved rounds (median over rounds), so machine noise hits all alike; compare ratios within this run.
 
     .venv/bin/python benchmarks/bench_train_cpu.py [--archs rcan,rdn,san,rnan] [--rounds 3] [--steps 4] [--no-compile]
-        [--out benchmarks/results/train_cpu.json]
+        [--variants base,1-thread,...] [--out benchmarks/results/train_cpu.json]
 
 """
 from __future__ import annotations
@@ -103,9 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated; base is always timed")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    variants = {k: v for k, v in VARIANTS.items() if not (args.no_compile and v["compile"])}
+    wanted = {"base", *args.variants.split(",")}
+    variants = {k: v for k, v in VARIANTS.items() if k in wanted and not (args.no_compile and v["compile"])}
     report: dict = {
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} cores visible to torch",
         "torch": torch.__version__, "batch": 16, "lr_patch": 48, "scale": 2, "configs": COMPACT, "archs": {},
