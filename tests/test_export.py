@@ -143,3 +143,23 @@ def test_export_names_a_non_checkpoint(tmp_path, capsys):
     torch.save({"a": torch.zeros(1)}, bogus)
     assert main(["zoo", "export", str(bogus), "--name", "x"]) == 2
     assert "not a restore training checkpoint" in capsys.readouterr().err
+
+
+def test_a_refused_export_stops_after_measuring_set5(trained_run, monkeypatch):
+    """The other sets and the self-ensemble are measured only for a model that will be kept."""
+    import restore.evaluation
+
+    checkpoint, root = trained_run
+    export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set5",), curves_dir=root / "curves", log=lambda _: None)
+    measured = []
+    real_run_benchmark = restore.evaluation.run_benchmark
+
+    def recording_run_benchmark(models, scales, datasets, self_ensemble=False):
+        measured.append((tuple(datasets), self_ensemble))
+        return real_run_benchmark(models, scales, datasets, self_ensemble=self_ensemble)
+
+    monkeypatch.setattr(restore.evaluation, "run_benchmark", recording_run_benchmark)
+    with pytest.raises(RestoreError, match="does not beat the committed"):
+        export_checkpoint(checkpoint, "tiny-rcan", 2, datasets=("Set14", "Set5"), self_ensemble_too=True,
+                          curves_dir=root / "curves", log=lambda _: None)
+    assert measured == [(("Set5",), False)]
