@@ -9,6 +9,8 @@ equal_time.py), then restore's benchmark scores its EMA weights on Set5 and Set1
     .venv/bin/python scripts/attention_ablation.py --report      # docs/attention.md and its chart
 
 Resumable: finished runs are skipped (their rows are in the results), a cut run resumes from its checkpoint.
+Several workers (the same command started again, e.g. one per idle core) share the walk: each claims the next run
+no live worker holds (restore/training/run_claim.py), and a worker with nothing left to claim stops.
 SIGTERM or Ctrl-C stops cleanly: a training run checkpoints after its current step; outside training (the timing
 of a new variant's step, the evaluation of one set) that phase finishes first, which for full-image attention
 (nl, da) can take minutes; a second signal then kills at once. Runs live in runs/attention_ablation/.
@@ -34,6 +36,7 @@ from restore.training.ablation_plan import AblationPlan, load_plan, read_costs, 
 from restore.training.equal_time import (budget_iterations, measure_throughput, measure_throughputs, sized_overrides,
                                          train_to_end)
 from restore.training.options import Options, load_options
+from restore.training.run_claim import claim_run, exclusive, release_run
 from restore.training.stopping import StopRequest
 
 PLAN = REPO_ROOT / "options" / "ablation" / "attention_plan.yml"
@@ -54,6 +57,10 @@ def mean_set5(rows: list[dict[str, Any]], seeds: list[int]) -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------------------------------- runs
+def run_dir(args, variant: str, seed: int) -> Path:
+    return args.runs / variant / f"seed{seed}"
+
+
 def run_options(plan: AblationPlan, variant: str, seed: int, iterations: int, args) -> Options:
     return load_options(plan.recipe, {
         "name": f"attention-ablation-{variant}-seed{seed}",
@@ -61,7 +68,7 @@ def run_options(plan: AblationPlan, variant: str, seed: int, iterations: int, ar
         "train.seed": seed,
         **sized_overrides(iterations, args.validations),
         "runtime.threads": args.threads,
-        "checkpoint.dir": str(args.runs / variant / f"seed{seed}"),
+        "checkpoint.dir": str(run_dir(args, variant, seed)),
     })
 
 
@@ -73,7 +80,7 @@ def sizing(plan: AblationPlan, variant: str, seed: int, args) -> dict[str, Any]:
     beside the results (``--measure-throughputs``) before any new probe: a probe timed under other load would give
     a later seed a different budget from the seeds already in the table.
     """
-    run_sizing = args.runs / variant / f"seed{seed}" / "sizing.json"
+    run_sizing = run_dir(args, variant, seed) / "sizing.json"
     if run_sizing.is_file():
         return json.loads(run_sizing.read_text())
     measured = args.runs / variant / "throughput.json"
@@ -193,6 +200,7 @@ def walk(args) -> int:
     meta = {"plan": _relative(plan.source), "recipe": _relative(plan.recipe), "threads": args.threads,
             "gflops_size": args.gflops_size, "eval_sets": plan.eval_sets,
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}"}
+    lock = args.runs / "walk.lock"  # shared by the workers: claims and the rows' read-modify-write
     with StopRequest() as stopping:
         while not stopping.requested:
             rows = read_rows(args.results)
@@ -201,14 +209,23 @@ def walk(args) -> int:
             if not pending:
                 print("every run of the plan is finished; --report writes the tables", flush=True)
                 return 0
-            variant, seed = pending[0]
-            row = run_one(plan, variant, seed, args, stopping)
-            if row is None:
-                break
-            # Read again: bench_attention_cost.py may have filled the cost column meanwhile.
-            rows = [r for r in read_rows(args.results) if (r["variant"], r["seed"]) != (variant, seed)] + [row]
-            write_rows(args.results, rows, meta | {"budget_core_minutes": args.budget_core_minutes},
-                       read_costs(args.costs))
+            claimed = next((run for run in pending if claim_run(run_dir(args, *run), lock)), None)
+            if claimed is None:
+                print(f"the {len(pending)} unfinished run(s) the plan can start now are taken by other workers; "
+                      "this one stops", flush=True)
+                return 0
+            variant, seed = claimed
+            try:
+                row = run_one(plan, variant, seed, args, stopping)
+                if row is None:
+                    break
+                with exclusive(lock):
+                    # Read again: another worker or bench_attention_cost.py may have written meanwhile.
+                    rows = [r for r in read_rows(args.results) if (r["variant"], r["seed"]) != (variant, seed)]
+                    write_rows(args.results, rows + [row], meta | {"budget_core_minutes": args.budget_core_minutes},
+                               read_costs(args.costs))
+            finally:
+                release_run(run_dir(args, variant, seed), lock)
     print("stopped on request; rerun the same command to resume", flush=True)
     return 0
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -102,6 +105,28 @@ def test_runner_walks_the_plan_skips_finished_runs_and_reports(tmp_path, tiny_pl
     text = report.read_text()
     assert "| se | `se` in every RCAB | 1 |" in text and "12.5" in text and "## SE squeeze" in text
     assert "Short runs favour cheap blocks" in text and chart.stat().st_size > 0
+
+
+def test_a_second_worker_skips_the_run_a_live_worker_claimed_and_takes_over_a_dead_ones(tmp_path, tiny_plan, capsys):
+    script = _script()
+    claim = tmp_path / "runs" / "none" / "seed0" / "claim.json"
+    claim.parent.mkdir(parents=True)
+    other_worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        claim.write_text(json.dumps({"pid": other_worker.pid, "host": socket.gethostname()}))
+        assert script.main(_argv(tmp_path, tiny_plan)) == 0
+        rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+        assert [(row["variant"], row["seed"]) for row in rows] == [("se", 0)]  # the rest waits for none's row
+        assert "taken by other workers" in capsys.readouterr().out
+        assert json.loads(claim.read_text())["pid"] == other_worker.pid
+    finally:
+        other_worker.kill()
+        other_worker.wait()
+
+    assert script.main(_argv(tmp_path, tiny_plan)) == 0  # the claim's process is gone: its run is taken over
+    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert ("none", 0) in {(row["variant"], row["seed"]) for row in rows} and len(rows) == 4
+    assert not list((tmp_path / "runs").glob("*/*/claim.json"))  # every worker released what it claimed
 
 
 def test_runner_resumes_a_cut_run_from_its_checkpoint(tmp_path, tiny_plan, capsys):
