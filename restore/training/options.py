@@ -43,6 +43,7 @@ class TrainOptions:
     grad_clip: float = 0.0  # 0 disables gradient-norm clipping
     seed: int = 0
     init_from: str | None = None  # checkpoint whose matching (non-upsampler) weights start this run
+    init_widen: bool = False  # init_from is a narrower network of this layout, embedded (restore/training/widen.py)
 
 
 @dataclass
@@ -129,5 +130,7 @@ def validate(options: Options, root: Path | None = None) -> None:
         raise OptionsError(f"train.schedule.type must be 'cosine' or 'step', got {options.train.schedule.type!r}")
     if options.train.init_from and not resolve_repo_path(options.train.init_from).is_file():
         raise OptionsError(f"train.init_from checkpoint not found: {options.train.init_from}")
+    if options.train.init_widen and not options.train.init_from:
+        raise OptionsError("train.init_widen needs train.init_from: the narrower network to start from")
     if options.runtime.amp not in ("auto", "bf16", "none"):
         raise OptionsError(f"runtime.amp must be auto, bf16 or none, got {options.runtime.amp!r}")

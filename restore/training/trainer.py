@@ -52,6 +52,23 @@ def init_from_checkpoint(model: nn.Module, path: str | Path, arch: str, log: Cal
     log(f"initialised {len(taken)}/{len(own)} tensors from {path} (upsampler kept fresh where shapes differ)")
 
 
+def widen_from_checkpoint(model: nn.Module, path: str | Path, options: Options,
+                          log: Callable[[str], None] = print) -> None:
+    """Start a wider network from a narrower one of the same arch, layout and scale (``train.init_widen``)."""
+    from restore.archs import build_model
+    from restore.training.widen import widen_from
+
+    narrow = load_weights_file(path)
+    read_layout = spec(options.arch).read_layout
+    try:
+        layout = read_layout(narrow) if read_layout else None
+    except (KeyError, ValueError, IndexError) as error:
+        raise RestoreError(f"init_widen: {path} is not a {options.arch} network ({error})") from error
+    if layout is None:
+        raise RestoreError(f"init_widen: {options.arch} has no layout reader to size the narrow network")
+    widen_from(model, narrow, lambda: build_model(options.arch, options.scale, **{**options.network, **layout}), log)
+
+
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     """Weights from a training checkpoint (EMA preferred), a safetensors file or a raw state dict."""
     path = Path(path)
@@ -88,7 +105,10 @@ class Trainer(TrainingRun):
 
             init_path = resolve_repo_path(options.train.init_from)
             self.started_from = zoo_parent(init_path)
-            init_from_checkpoint(model, init_path, options.arch, self.log)
+            if options.train.init_widen:
+                widen_from_checkpoint(model, init_path, options, self.log)
+            else:
+                init_from_checkpoint(model, init_path, options.arch, self.log)
         model.to(self.device, memory_format=self.memory_format)
         params = [p for p in model.parameters() if p.requires_grad]
         train = options.train
