@@ -36,3 +36,16 @@ def datasets_dir() -> Path:
 @pytest.fixture(scope="session")
 def reference_dir(shared: Path) -> Path:
     return _require(shared / "reference")
+
+
+@pytest.fixture()
+def training_crops(tmp_path: Path, datasets_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Six 96x96 crops of training images (never a benchmark set) in a temporary folder, with a private patch cache."""
+    from PIL import Image
+
+    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    for i, source in enumerate(sorted((datasets_dir / "train" / "BSD200").iterdir())[:6]):
+        Image.open(source).convert("RGB").crop((100, 100, 196, 196)).save(folder / f"crop{i}.png")
+    return folder

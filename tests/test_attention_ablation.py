@@ -11,7 +11,6 @@ import sys
 
 import pytest
 import yaml
-from PIL import Image
 
 from restore.paths import REPO_ROOT
 from restore.training.ablation_plan import load_plan
@@ -29,16 +28,11 @@ def _script():
 
 
 @pytest.fixture()
-def tiny_plan(tmp_path, datasets_dir, monkeypatch):
+def tiny_plan(tmp_path, training_crops):
     """The real plan and recipe, shrunk: a tiny net on six crops, two main variants, one study, Set5 only."""
-    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
-    crops = tmp_path / "crops"
-    crops.mkdir()
-    for i, source in enumerate(sorted((datasets_dir / "train" / "BSD200").iterdir())[:6]):
-        Image.open(source).convert("RGB").crop((100, 100, 196, 196)).save(crops / f"crop{i}.png")
     recipe = yaml.safe_load((REPO_ROOT / "options" / "ablation" / "attention_x2.yml").read_text())
     recipe["network"].update(TINY_NET)
-    recipe["data"].update(train=[str(crops)], patch_size=16, batch_size=2)
+    recipe["data"].update(train=[str(training_crops)], patch_size=16, batch_size=2)
     (tmp_path / "recipe.yml").write_text(yaml.safe_dump(recipe))
     plan = yaml.safe_load((REPO_ROOT / "options" / "ablation" / "attention_plan.yml").read_text())
     plan.update(recipe=str(tmp_path / "recipe.yml"), seeds=[0], third_seed={"seed": 1, "top": 1}, eval_sets=["Set5"],

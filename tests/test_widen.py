@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
-from PIL import Image
 
 from restore.archs import build_model
 from restore.errors import RestoreError
@@ -58,18 +57,13 @@ def test_narrow_weights_of_another_layout_are_refused():
         widen_from(build_model("rcan", 2, **WIDE), deeper, lambda: build_model("rcan", 2, **NARROW))
 
 
-def test_a_recipe_widens_its_init_from_and_needs_one(tmp_path, datasets_dir, monkeypatch):
+def test_a_recipe_widens_its_init_from_and_needs_one(tmp_path, training_crops):
     from safetensors.torch import save_file
 
-    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
-    crops = tmp_path / "crops"
-    crops.mkdir()
-    for i, source in enumerate(sorted((datasets_dir / "train" / "BSD200").iterdir())[:4]):
-        Image.open(source).convert("RGB").crop((0, 0, 64, 64)).save(crops / f"c{i}.png")
     narrow = _trained_like(build_model("rcan", 2, **NARROW)).eval()
     save_file({k: v.contiguous() for k, v in narrow.state_dict().items()}, str(tmp_path / "narrow.safetensors"))
     raw = {"name": "wide", "arch": "rcan", "scale": 2, "network": WIDE,
-           "data": {"train": [str(crops)], "patch_size": 16, "batch_size": 2, "val": "Set5"},
+           "data": {"train": [str(training_crops)], "patch_size": 16, "batch_size": 2, "val": "Set5"},
            "train": {"iterations": 2, "lr": 1e-4, "init_from": str(tmp_path / "narrow.safetensors"),
                      "init_widen": True},
            "runtime": {"threads": 1}, "checkpoint": {"dir": str(tmp_path / "run")}, "validation_every": 0}
