@@ -18,15 +18,9 @@ TINY_NET = {"n_resgroups": 1, "n_resblocks": 1, "n_feats": 8, "reduction": 4}
 
 
 @pytest.fixture()
-def crops(tmp_path, datasets_dir, monkeypatch):
-    """Six 96x96 crops of training images (never a benchmark set) in a temporary folder."""
-    monkeypatch.setenv("RESTORE_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "crops"
-    folder.mkdir()
-    sources = sorted((datasets_dir / "train" / "BSD200").iterdir())[:6]
-    for i, source in enumerate(sources):
-        Image.open(source).convert("RGB").crop((100, 100, 196, 196)).save(folder / f"crop{i}.png")
-    return folder
+def crops(training_crops):
+    """Six 96x96 crops of training images (conftest's), under the name these tests use."""
+    return training_crops
 
 
 def _recipe(tmp_path, crops, **train):
