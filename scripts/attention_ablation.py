@@ -388,7 +388,7 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
         named = ", ".join(f"`{variant}` ({gain:+.3f} dB)" for variant, gain in winners)
         lines.append(f"At this budget, {named} beat{'s' if len(winners) == 1 else ''} RCAN's own channel "
                      "attention (`se`) on Set5 by more than the seed spread (the larger of the two standard "
-                     "deviations). By the SR campaign's rule, the best of them is the next variant it trains at "
+                     f"deviations). By the SR campaign's rule, `{winners[0][0]}` is the next variant it trains at "
                      "full length.")
     else:
         lines.append("At this budget no variant beats RCAN's own channel attention (`se`) on Set5 by more than "
