@@ -309,6 +309,26 @@ def beats_se(summary: dict[str, dict[str, Any]], variants: list[str]) -> list[tu
     return sorted(found, key=lambda item: -item[1])
 
 
+def study_findings(plan: AblationPlan, summary: dict[str, dict[str, Any]]) -> list[str]:
+    """One line per finished study (every setting at two seeds or more): its best setting, and how far each other
+    setting trails it against the larger of the two seed spreads."""
+    lines = []
+    for title, settings in plan.studies.items():
+        entries = [(label, summary.get(variant)) for label, variant in settings.items()]
+        if any(entry is None or entry["set5"] is None or len(entry["seeds"]) < 2 for _, entry in entries):
+            continue
+        best_label, best = max(entries, key=lambda item: item[1]["set5"])
+        trailing = []
+        for label, entry in entries:
+            if label == best_label:
+                continue
+            gap = entry["set5"] - best["set5"]
+            beyond = -gap > max(entry["set5_spread"], best["set5_spread"])
+            trailing.append(f"{label} {gap:+.3f} dB ({'beyond' if beyond else 'within'} the spread)")
+        lines.append(f"- {title}: {best_label} scores highest ({best['set5']:.3f} dB); " + "; ".join(trailing) + ".")
+    return lines
+
+
 def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[str, float], chart: str) -> str:
     summary = summarise(rows, costs)
     meta_budget = sorted({row["budget_core_minutes"] for row in rows})
@@ -328,6 +348,8 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
         "on a busy machine, minutes apart, `none` had come out 26% slower than its interleaved rate and its first "
         f"run had trained 731 steps where 989 were its due (Set5 34.61 against 34.93 when rerun). Seeds {seeds} for every variant"
         + (f", seed {plan.third_seed} for the top {plan.third_top} by mean Set5" if plan.third_seed is not None else "")
+        + f". {len(rows)} runs so far, {sum(row['core_hours'] for row in rows):.1f} core-hours of training in all "
+        "(the rows' `core_hours`; evaluations not counted)"
         + ". Scores: restore's benchmark (the papers' protocol: Y-PSNR, border = scale, uint8 output) of the EMA "
         "weights; mean ± sample standard deviation over seeds. GFLOPs and CPU ms: one forward on a 256x256 LR "
         "input; CPU ms from `benchmarks/bench_attention_cost.py` (one thread, all variants interleaved in one "
@@ -393,6 +415,10 @@ def report_markdown(plan: AblationPlan, rows: list[dict[str, Any]], costs: dict[
     else:
         lines.append("At this budget no variant beats RCAN's own channel attention (`se`) on Set5 by more than "
                      "the seed spread: the differences between blocks are within what a change of seed moves.")
+    findings = study_findings(plan, summary)
+    if findings:
+        lines += ["", "The studies (mean Set5 over seeds; a gap counts when it exceeds the larger of the two "
+                  "spreads):", "", *findings]
     lines += [
         "",
         "## What it does not say",

@@ -204,3 +204,15 @@ def test_the_report_draws_no_conclusion_until_every_main_variant_has_every_seed(
     both_seeds = first_seed + [row(variant, 1, 34.0 + 0.01 * i) for i, variant in enumerate(plan.main)]
     complete = script.report_markdown(plan, both_seeds, {}, "chart.png")
     assert "not complete" not in complete and "beat RCAN's own channel attention" in complete
+
+    # A study reads only once every setting has two seeds: its best setting, and which gaps beat the spread.
+    assert "The studies" not in complete
+    title, settings = next(iter(plan.studies.items()))
+    (best_label, best), *others = settings.items()
+    scores = {variant: 34.5 if variant == best else 34.2 for variant in settings.values()}
+    studied = [r for r in both_seeds if r["variant"] not in scores] + [
+        row(variant, seed, score + 0.002 * seed - 0.001) for variant, score in scores.items() for seed in (0, 1)]
+    findings = script.study_findings(plan, script.summarise(studied, {}))
+    assert len(findings) == 1 and findings[0].startswith(f"- {title}: {best_label} scores highest (34.500 dB)")
+    assert all(f"{label} -0.300 dB (beyond the spread)" in findings[0] for label, _ in others)
+    assert "The studies" in script.report_markdown(plan, studied, {}, "chart.png")
