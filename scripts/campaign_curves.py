@@ -21,6 +21,8 @@ ANCHORS = {"SRCNN": {2: 36.66, 3: 32.75, 4: 30.48}, "FSRCNN": {2: 37.00, 3: 33.1
            "VDSR": {2: 37.53, 3: 33.66, 4: 31.35}}
 ANCHOR_STYLES = {"SRCNN": ":", "FSRCNN": "-.", "VDSR": "--"}
 ARCH_COLOURS = {"rcan": "tab:blue", "san": "tab:orange", "rdn": "tab:green", "rnan": "tab:red"}
+# Models that share an arch but not a shape get their own colour; a grown model's curve starts with its parent's.
+MODEL_COLOURS = {"rcan-wide": "tab:purple"}
 
 
 def committed_cards(models: Path) -> dict[str, dict]:
@@ -64,7 +66,7 @@ def campaign_points(models: Path) -> list[dict]:
         card = json.loads(path.read_text())
         if "validations" not in card.get("training", {}):
             continue
-        runs.append({"name": path.stem, "arch": card["arch"], "scale": card["scale"],
+        runs.append({"name": path.stem, "model": card["name"], "arch": card["arch"], "scale": card["scale"],
                      "points": _run_points(card, history),
                      "final": card.get("metrics", {}).get("Set5", {}).get("psnr")})
     return runs
@@ -76,7 +78,7 @@ def plot(runs: list[dict], out: Path) -> Path:
     for axis, scale in zip(axes, (2, 3, 4)):
         for run in (r for r in runs if r["scale"] == scale):
             hours, psnr = zip(*run["points"])
-            axis.plot(hours, psnr, marker="o", markersize=3, color=ARCH_COLOURS.get(run["arch"]), label=run["name"])
+            axis.plot(hours, psnr, marker="o", markersize=3, color=MODEL_COLOURS.get(run["model"], ARCH_COLOURS.get(run["arch"])), label=run["name"])
         for name, style in ANCHOR_STYLES.items():
             axis.axhline(ANCHORS[name][scale], color="grey", linestyle=style, linewidth=1)
             axis.annotate(name, (0, ANCHORS[name][scale]), xycoords=("axes fraction", "data"), fontsize=8,
