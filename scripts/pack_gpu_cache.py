@@ -2,7 +2,7 @@
 """Build the packed data a lent GPU machine trains on (cache/gpu, ignored by git; see docs/training.md).
 
     .venv/bin/python scripts/pack_gpu_cache.py              # from ../shared/datasets/train, 24 MiB
-    .venv/bin/python scripts/pack_gpu_cache.py --budget-mib 30
+    .venv/bin/python scripts/pack_gpu_cache.py --budget-mib 28
 
 Then name `cache/gpu` in the device tool's carry list and run scripts/gpu_campaign.sh there.
 """
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from restore.errors import RestoreError  # noqa: E402
 from restore.paths import data_root  # noqa: E402
-from restore.training.gpu_pack import DEFAULT_SOURCES, PACK_DIR, build_pack  # noqa: E402
+from restore.training.gpu_pack import DEFAULT_SOURCES, MAX_BUDGET_MIB, PACK_DIR, build_pack  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", help="folder holding train/ and Set5/ (default: ../shared/datasets)")
     parser.add_argument("--out", default=str(PACK_DIR), help="pack folder (default: cache/gpu)")
     parser.add_argument("--sources", default=",".join(DEFAULT_SOURCES), help="training folders, comma-separated")
-    parser.add_argument("--budget-mib", type=float, default=24.0, help="size of the whole pack (at most 40)")
+    parser.add_argument("--budget-mib", type=float, default=24.0, help=f"size of the whole pack (at most {MAX_BUDGET_MIB})")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:

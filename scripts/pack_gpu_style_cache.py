@@ -2,7 +2,7 @@
 """Build the packed data a lent GPU machine trains a style model on (cache/gpu_style, ignored by git; see
 docs/training.md, "A lent GPU", and restore/style/gpu_pack.py). Needs the VGG-16 backbone (`restore weights fetch`).
 
-    .venv/bin/python scripts/pack_gpu_style_cache.py     # options/sanet-vgg16_colour.yml's data, 35 MiB; minutes
+    .venv/bin/python scripts/pack_gpu_style_cache.py     # options/sanet-vgg16_colour.yml's data, 28 MiB; minutes
 
 Then name `cache/gpu_style` in the device tool's carry list and run
 `scripts/gpu_campaign.sh --plan options/gpu_campaign_sanet.yml` there.
