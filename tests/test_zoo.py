@@ -34,6 +34,15 @@ def test_zoo_table_is_readable(capsys):
     assert "rcan" in out and "15,592,379" in out and "x2" not in out
 
 
+def test_zoo_table_keeps_long_names_apart_from_the_task_column(capsys):
+    assert main(["zoo"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    task_column = lines[0].index("task")
+    rows = [line for line in lines[2:] if "super-resolution" in line or "style" in line]
+    assert rows and all(line[task_column:].startswith(("super-resolution", "style")) for line in rows)
+    assert all(line[:task_column].rstrip() and line[task_column - 1] == " " for line in rows)
+
+
 def test_official_arch_without_weights_says_what_to_do():
     with pytest.raises(WeightsError, match="pass the authors' checkpoint"):
         load_model("rcan", 4)

@@ -38,16 +38,19 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = (f"{'name':<15}{'task':<18}{'arch':<8}{'scale':>5}{'params':>12}{'GFLOPs':>9}{'Set5 dB':>9}  weights")
+    # The name column fits the longest name and its default mark, with two spaces before the task column.
+    name_width = max([len("name")] + [len(row["name"]) + 1 for row in rows]) + 2
+    header = (f"{'name':<{name_width}}{'task':<18}{'arch':<8}{'scale':>5}{'params':>12}{'GFLOPs':>9}{'Set5 dB':>9}"
+              "  weights")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(_table_line(row))
+        print(_table_line(row, name_width))
     print("* the default of `restore upscale` and the app at its scale: the best bundled model by Set5 PSNR")
     return 0
 
 
-def _table_line(row: dict) -> str:
+def _table_line(row: dict, name_width: int) -> str:
     if row.get("needs_weights") is False:  # a baseline
         weights = "(none needed)"
     else:
@@ -58,7 +61,7 @@ def _table_line(row: dict) -> str:
     gflops = f"{row['gflops']:.1f}" if row["gflops"] is not None else "-"
     params = f"{row['params']:,}" if row["params"] is not None else "-"
     name = row["name"] + ("*" if row["default"] and row["scale"] is not None else "")
-    return f"{name:<15}{row['task']:<18}{row['arch']:<8}{scale:>5}{params:>12}{gflops:>9}{set5_text:>9}  {weights}"
+    return f"{name:<{name_width}}{row['task']:<18}{row['arch']:<8}{scale:>5}{params:>12}{gflops:>9}{set5_text:>9}  {weights}"
 
 
 def _export(args: argparse.Namespace) -> int:
