@@ -84,6 +84,14 @@ def test_detect_refuses_a_damaged_layout_and_a_plug_in_variant():
     del state["body.1.body.3.weight"]  # group 1's closing conv
     assert detect(state) is None
     assert detect(_state_dict("rcan", 2, {**SHAPES["rcan"][0], "attention": "cbam"})) is None
+    assert detect(_state_dict("rcan", 2, {**SHAPES["rcan"][0], "attention": "se", "attention_at": "group"})) is None
+
+
+def test_detect_reads_an_rcan_without_attention():
+    config = {key: value for key, value in SHAPES["rcan"][0].items() if key != "reduction"}
+    found = detect(_state_dict("rcan", 3, {**config, "attention": "none"}))
+    assert found is not None and (found.arch, found.scale) == ("rcan", 3)
+    assert found.hyperparameters == {**config, "kernel_size": 3, "attention": "none"}
 
 
 @pytest.mark.parametrize("card", sorted((REPO_ROOT / "models").glob("*_x[0-9].json")), ids=lambda p: p.stem)
@@ -91,7 +99,10 @@ def test_detect_recognises_every_shipped_zoo_model(card: Path):
     meta = json.loads(card.read_text())
     found = detect(load_file(str(card.parent / meta["weights"])))
     assert found is not None and (found.arch, found.scale) == (meta["arch"], meta["scale"])
-    assert {key: found.hyperparameters[key] for key in meta["config"]} == meta["config"]
+    # What the weights fix: every hyperparameter but a reduction without a channel attention to reduce.
+    weightless = {"reduction"} if meta["config"].get("attention") == "none" else set()
+    assert {key: found.hyperparameters[key] for key in meta["config"] if key not in weightless} == {
+        key: value for key, value in meta["config"].items() if key not in weightless}
 
 
 def _python_sources():

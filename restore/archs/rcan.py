@@ -21,7 +21,7 @@ from restore.archs import register
 from restore.archs.layout import StateDict, count_children
 from restore.archs.memory import plain_conv_net
 from restore.archs.spec import ArchSpec
-from restore.blocks import attention_option_names, create_attention
+from restore.blocks import NO_ATTENTION, attention_option_names, create_attention
 from restore.blocks.channel_attention import RCAB
 from restore.blocks.conv import conv2d
 from restore.blocks.mean_shift import DIV2K_RGB_MEAN, MeanShift
@@ -177,17 +177,27 @@ def rcan(
 
 
 def _read_layout(state_dict: StateDict) -> dict[str, Any]:
-    """n_resgroups, n_resblocks, n_feats, reduction and kernel_size of an official RCAN state dict."""
+    """n_resgroups, n_resblocks, n_feats, kernel_size and the attention of an RCAN state dict.
+
+    Two attentions are read from the tensors: RCAN's own channel attention (the official keys, with its
+    reduction) and none at all (the RCABs keep their two convs only). The other plug-ins are not: parameter-free
+    options (SE's ``squeeze: max``, CCA's contrast pooling) leave the same tensors as others, so their cards say
+    which they are and a state dict alone is refused rather than guessed.
+    """
     head = state_dict["head.0.weight"]
     n_feats = head.shape[0]
-    squeezed = state_dict["body.0.body.0.body.3.conv_du.0.weight"].shape[0]
-    return {
+    layout = {
         "n_resgroups": count_children(state_dict, "body.") - 1,  # the last child is the trunk conv
         "n_resblocks": count_children(state_dict, "body.0.body.") - 1,  # the last is the group conv
         "n_feats": n_feats,
-        "reduction": n_feats // squeezed,
         "kernel_size": head.shape[-1],
     }
+    squeeze = state_dict.get("body.0.body.0.body.3.conv_du.0.weight")
+    if squeeze is not None:
+        return {**layout, "reduction": n_feats // squeeze.shape[0]}
+    if any(key.startswith(("body.0.body.0.body.3.", "body.0.attention.")) for key in state_dict):
+        raise ValueError("an attention plug-in other than RCAN's own: its card names it")
+    return {**layout, "attention": NO_ATTENTION}
 
 
 SPEC = register(ArchSpec(
@@ -196,7 +206,7 @@ SPEC = register(ArchSpec(
     summary="RCAN (Zhang et al., ECCV 2018), 10 groups x 20 RCABs, 64 features; weights: the authors' RCAN_BIX{s}.pt",
     builder=rcan,
     read_layout=_read_layout,
-    fingerprint=re.compile(r"^body\.\d+\.body\.\d+\.body\.3\.conv_du\."),
+    fingerprint=re.compile(r"^body\.\d+\.body\.\d+\.body\.2\.weight$"),  # an RCAB's second conv, any attention
     upsampler_prefixes=("tail.",),
     memory=lambda scale, config, element_size: plain_conv_net(scale, int(config["n_feats"]), element_size),
     basicsr_name="RestoreRCAN",
