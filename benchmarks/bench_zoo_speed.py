@@ -4,7 +4,9 @@ Each trained zoo model with weights is loaded through the zoo (fp16 file -> floa
 256x256 RGB input, whole (no tiles), under ``torch.inference_mode``: one warm-up, then the median of
 ``--repeats`` runs. Bicubic (MATLAB-exact imresize, float32) is timed as the reference in the same run.
 
-    .venv/bin/python benchmarks/bench_zoo_speed.py [--size 256] [--repeats 3] [--threads 2]
+    .venv/bin/python benchmarks/bench_zoo_speed.py [--size 256] [--repeats 3] [--threads 2] [--models NAME ...]
+
+``--models`` times only the named models (all scales of each); the file records which were asked for.
 
 Writes benchmarks/results/zoo_speed.json.
 """
@@ -40,7 +42,13 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", nargs="+", metavar="NAME",
+                        help="time only these zoo models (default: every trained model with weights)")
     args = parser.parse_args()
+    trained = {entry.name for entry in list_models() if entry.card is not None}
+    unknown = sorted(set(args.models or ()) - trained)
+    if unknown:
+        parser.error(f"no trained zoo model named {', '.join(unknown)}; choose from {', '.join(sorted(trained))}")
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, 3, args.size, args.size, generator=generator)
@@ -50,6 +58,8 @@ def main() -> None:
     rows = []
     for entry in list_models():
         if entry.card is None or entry.weights is None or not entry.weights.exists():
+            continue
+        if args.models and entry.name not in args.models:
             continue
         model = load_model(entry.name, entry.scale)
         with torch.inference_mode():
@@ -63,6 +73,7 @@ def main() -> None:
         "threads": args.threads,
         "input": f"{args.size}x{args.size} RGB, float32, whole image",
         "repeats": args.repeats,
+        "models_asked": args.models or "all",
         "models": rows,
         "bicubic_seconds": bicubic,
     }
