@@ -22,7 +22,7 @@ ANCHORS = {"SRCNN": {2: 36.66, 3: 32.75, 4: 30.48}, "FSRCNN": {2: 37.00, 3: 33.1
 ANCHOR_STYLES = {"SRCNN": ":", "FSRCNN": "-.", "VDSR": "--"}
 ARCH_COLOURS = {"rcan": "tab:blue", "san": "tab:orange", "rdn": "tab:green", "rnan": "tab:red"}
 # Models that share an arch but not a shape get their own colour; a grown model's curve starts with its parent's.
-MODEL_COLOURS = {"rcan-wide": "tab:purple", "rcan-no-attention": "tab:brown"}
+MODEL_COLOURS = {"rcan-wide": "tab:purple", "rcan-no-attention": "tab:brown", "rcan-no-attention-wide": "tab:olive"}
 
 
 def committed_cards(models: Path) -> dict[str, dict]:
