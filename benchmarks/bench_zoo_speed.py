@@ -66,7 +66,7 @@ def main() -> None:
             elapsed = seconds(lambda: model(image), args.repeats)
         rows.append({"model": entry.name, "scale": entry.scale, "seconds": round(elapsed, 3),
                      "set5_psnr": entry.metrics.get("Set5", {}).get("psnr")})
-        print(f"{entry.name:<16} x{entry.scale}  {elapsed:6.3f} s", flush=True)
+        print(f"{entry.name:<24} x{entry.scale}  {elapsed:6.3f} s", flush=True)
     bicubic = {scale: round(seconds(lambda: imresize(image, scale), args.repeats), 3) for scale in (2, 3, 4)}
     result = {
         "machine": f"{platform.machine()}, {describe_hardware()}",
