@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -42,9 +43,11 @@ MEANS_FILE = "loss_channel_means.safetensors"
 TAP_NAMES = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DATA_KEYS = ("content", "style", "resize_short", "holdout_every")  # the recipe settings a pack is made for
 JPEG_QUALITY = 90
-# With the tracked files (~32 MiB, the zoo grows them) the tree that travels stays under the device tool's 64 MiB
-# (60.1 MiB): 163 of the 381 training contents and 108 of the 252 paintings at quality 90 fit beside the encoder.
+# At 28 MiB, 163 of the 381 training contents and 108 of the 252 paintings at quality 90 fit beside the encoder
+# (measured with ~32 MiB of tracked files: a 60.1 MiB tree). The zoo grows the tracked files, so a pack takes at
+# most this and otherwise what the device tool's 64 MiB tree leaves (default_budget_mib).
 DEFAULT_BUDGET_MIB = 28.0
+TREE_MARGIN_MIB = 1.0  # left free for the files a session adds between building the pack and the device call
 VALIDATION_PAIRS = 8  # the pairs of scripts/style_diagnostics.py's palette tables (docs/style.md)
 VALIDATION_SIZE = 256
 
@@ -68,6 +71,16 @@ def _webp_lossless(pixels: np.ndarray) -> bytes:
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
+
+
+def default_budget_mib() -> float:
+    """The pack size this checkout leaves room for: ``DEFAULT_BUDGET_MIB``, or less when the tracked files have
+    grown, so that the tree a device call sends (``travelling_bytes``) stays under ``MAX_TREE_BYTES`` with
+    ``TREE_MARGIN_MIB`` to spare. Rounded down to 0.1 MiB."""
+    from restore.training.campaign import MAX_TREE_BYTES, travelling_bytes
+
+    room_mib = (MAX_TREE_BYTES - travelling_bytes([])) / 2**20 - TREE_MARGIN_MIB
+    return min(DEFAULT_BUDGET_MIB, math.floor(room_mib * 10) / 10)
 
 def build_style_pack(
     data_root: Path,
