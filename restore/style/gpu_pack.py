@@ -72,7 +72,6 @@ def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-
 def default_budget_mib() -> float:
     """The pack size this checkout leaves room for: ``DEFAULT_BUDGET_MIB``, or less when the tracked files have
     grown, so that the tree a device call sends (``travelling_bytes``) stays under ``MAX_TREE_BYTES`` with
@@ -81,6 +80,7 @@ def default_budget_mib() -> float:
 
     room_mib = (MAX_TREE_BYTES - travelling_bytes([])) / 2**20 - TREE_MARGIN_MIB
     return min(DEFAULT_BUDGET_MIB, math.floor(room_mib * 10) / 10)
+
 
 def build_style_pack(
     data_root: Path,

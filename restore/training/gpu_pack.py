@@ -31,7 +31,7 @@ DEFAULT_SOURCES = ("train/T91", "train/BSD200", "train/photos")
 VALIDATION_SET = "Set5"
 TILE = 240
 MIN_SIDE = 96  # an image smaller than a tile is kept whole when both sides hold an x2 patch of 48
-MAX_BUDGET_MIB = 30  # the carried tree must stay under 64 MiB with the repository (~32 MiB)
+MAX_BUDGET_MIB = 25  # the carried tree must stay under 64 MiB with the tracked files (38.5 MiB in session 14)
 FLAT_FRACTION = 0.25
 
 
