@@ -45,7 +45,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", metavar="NAME",
                         help="time only these zoo models (default: every trained model with weights)")
     args = parser.parse_args()
-    trained = {entry.name for entry in list_models() if entry.card is not None}
+    entries = list_models()
+    trained = {entry.name for entry in entries if entry.card is not None}
     unknown = sorted(set(args.models or ()) - trained)
     if unknown:
         parser.error(f"no trained zoo model named {', '.join(unknown)}; choose from {', '.join(sorted(trained))}")
@@ -56,7 +57,7 @@ def main() -> None:
     from restore.metrics.imresize import imresize
 
     rows = []
-    for entry in list_models():
+    for entry in entries:
         if entry.card is None or entry.weights is None or not entry.weights.exists():
             continue
         if args.models and entry.name not in args.models:

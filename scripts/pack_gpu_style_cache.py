@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from restore.errors import RestoreError  # noqa: E402
 from restore.paths import REPO_ROOT, data_root  # noqa: E402
 from restore.style.gpu_pack import (  # noqa: E402
-    DEFAULT_BUDGET_MIB, JPEG_QUALITY, STYLE_PACK_DIR, build_style_pack, default_budget_mib)
+    DEFAULT_BUDGET_MIB, JPEG_QUALITY, STYLE_PACK_DIR, TREE_MARGIN_MIB, build_style_pack, default_budget_mib)
 from restore.style.train import load_style_options  # noqa: E402
 from restore.training.campaign import MAX_TREE_BYTES, travelling_bytes  # noqa: E402
 
@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(STYLE_PACK_DIR), help="pack folder (default: cache/gpu_style)")
     parser.add_argument("--budget-mib", type=float,
                         help=f"size of the whole pack, encoder included (default: {DEFAULT_BUDGET_MIB:g} MiB, or what "
-                             "the tracked files leave of the 64 MiB tree that travels, less 1 MiB)")
+                             f"the tracked files leave of the {MAX_TREE_BYTES / 2**20:.0f} MiB tree that travels, "
+                             f"less {TREE_MARGIN_MIB:g} MiB)")
     parser.add_argument("--quality", type=int, default=JPEG_QUALITY, help="JPEG quality of the training images")
     parser.add_argument("--seed", type=int, default=0, help="which images, when not all fit")
     args = parser.parse_args(argv)
